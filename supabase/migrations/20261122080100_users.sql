@@ -1,0 +1,166 @@
+-- =============================================================================
+-- Users: Clerk-synced profiles.
+--
+-- `users` is the public profile every signed-in user may read (seed 000 USERS,
+-- seed 002 profile fields). Account data only its owner may read (email, auth
+-- provider, admin flag) lives in `user_accounts`, so that `select *` on users
+-- never needs column tricks and another user's email is never readable.
+-- Both are written by the clerk-webhook function (service role); a user whose
+-- webhook has not arrived yet creates a minimal profile from the claims of
+-- their own token with `ensure_profile()`.
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- Tables
+-- -----------------------------------------------------------------------------
+create table public.users (
+  id text primary key
+    check (id ~ '^user_[A-Za-z0-9]{1,64}$'),
+  display_name text not null default ''
+    check (char_length(display_name) <= 100),
+  username extensions.citext unique
+    check (username ~ '^[A-Za-z0-9_.-]{3,32}$'),
+  avatar_url text
+    check (avatar_url is null or avatar_url ~ '^https://'),
+  about text not null default ''
+    check (char_length(about) <= 500),
+  last_seen_at timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+comment on table public.users is
+  'Public profile of a Clerk user, readable by every signed-in user. Synced by clerk-webhook; owner edits display_name, username, avatar_url, about, last_seen_at.';
+comment on column public.users.id is 'Clerk user id (`user_…`), the `sub` claim of the session token.';
+comment on column public.users.username is 'Unique handle, case-insensitive, 3-32 of [A-Za-z0-9_.-]; null until chosen.';
+comment on column public.users.avatar_url is 'HTTPS URL of the avatar (Cloudinary secure_url or Clerk image_url).';
+comment on column public.users.last_seen_at is 'Set by the client (presence heartbeat) or by functions; shown as "last seen".';
+
+create table public.user_accounts (
+  user_id text primary key references public.users (id) on delete cascade,
+  email text check (email is null or position('@' in email) > 1),
+  auth_provider text not null default 'email',
+  is_admin boolean not null default false,
+  clerk_updated_at timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+comment on table public.user_accounts is
+  'Account data of a user, readable by that user only: primary email, sign-in provider, admin flag. Written by clerk-webhook (service role).';
+comment on column public.user_accounts.auth_provider is
+  'How the user signs in: `email`, or the Clerk OAuth provider without its `oauth_` prefix (google, facebook, apple, …).';
+comment on column public.user_accounts.is_admin is
+  'From Clerk public metadata `is_admin` (or `role: "admin"`); only the webhook sets it.';
+comment on column public.user_accounts.clerk_updated_at is
+  'Clerk `updated_at` of the last applied webhook payload: an older payload never overwrites a newer one.';
+
+-- Search by name or handle (search_users): trigram indexes.
+create index users_display_name_trgm_idx on public.users using gin (display_name extensions.gin_trgm_ops);
+create index users_username_trgm_idx on public.users using gin ((username::text) extensions.gin_trgm_ops);
+
+create trigger users_set_updated_at before update on public.users
+  for each row execute function private.set_updated_at();
+create trigger user_accounts_set_updated_at before update on public.user_accounts
+  for each row execute function private.set_updated_at();
+
+-- -----------------------------------------------------------------------------
+-- Grants
+-- -----------------------------------------------------------------------------
+grant select on public.users to authenticated;
+grant update (display_name, username, avatar_url, about, last_seen_at) on public.users to authenticated;
+grant select on public.user_accounts to authenticated;
+grant select, insert, update, delete on public.users, public.user_accounts to service_role;
+
+-- -----------------------------------------------------------------------------
+-- RLS policies
+-- -----------------------------------------------------------------------------
+alter table public.users enable row level security;
+alter table public.user_accounts enable row level security;
+
+create policy "Signed-in users can read profiles"
+  on public.users for select to authenticated
+  using (true);
+
+create policy "Users can update their own profile"
+  on public.users for update to authenticated
+  using (id = (select auth.jwt()) ->> 'sub')
+  with check (id = (select auth.jwt()) ->> 'sub');
+
+create policy "Users can read their own account"
+  on public.user_accounts for select to authenticated
+  using (user_id = (select auth.jwt()) ->> 'sub');
+
+-- -----------------------------------------------------------------------------
+-- Helpers
+-- -----------------------------------------------------------------------------
+
+/** True when the caller's account carries the admin flag (from Clerk public metadata). */
+create or replace function private.is_admin()
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select coalesce(
+    (select a.is_admin from public.user_accounts a where a.user_id = private.current_user_id()),
+    false
+  )
+$$;
+grant execute on function private.is_admin() to authenticated, service_role;
+
+-- -----------------------------------------------------------------------------
+-- RPCs
+-- -----------------------------------------------------------------------------
+
+/**
+ * Creates the caller's profile from the claims of their own Clerk session token
+ * when the user.created webhook has not arrived yet; returns the profile either
+ * way. Reads optional claims `name`, `username`, `image_url`/`picture`, `email`
+ * (present only if the Clerk session token template adds them). The webhook
+ * later fills in and overrides everything.
+ * Errors: 42501 when not signed in.
+ */
+create or replace function public.ensure_profile()
+returns public.users
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_id text := private.require_user_id();
+  v_claims jsonb := (select auth.jwt());
+  v_profile public.users;
+  v_username text := v_claims ->> 'username';
+  v_avatar text := coalesce(v_claims ->> 'image_url', v_claims ->> 'picture');
+begin
+  if v_username is not null and v_username !~ '^[A-Za-z0-9_.-]{3,32}$' then
+    v_username := null;
+  end if;
+  if v_avatar is not null and v_avatar !~ '^https://' then
+    v_avatar := null;
+  end if;
+  insert into public.users (id, display_name, username, avatar_url)
+  values (
+    v_id,
+    left(coalesce(v_claims ->> 'name', v_claims ->> 'given_name', ''), 100),
+    case when v_username is not null
+      and not exists (select 1 from public.users u where u.username = v_username::extensions.citext)
+      then v_username end,
+    v_avatar
+  )
+  on conflict (id) do nothing;
+
+  insert into public.user_accounts (user_id, email)
+  values (
+    v_id,
+    case when position('@' in coalesce(v_claims ->> 'email', '')) > 1 then v_claims ->> 'email' end
+  )
+  on conflict (user_id) do nothing;
+
+  select * into v_profile from public.users where id = v_id;
+  return v_profile;
+end;
+$$;
+comment on function public.ensure_profile() is
+  'Creates the caller''s profile from their token claims if the Clerk webhook has not arrived yet; returns the profile.';
+grant execute on function public.ensure_profile() to authenticated;

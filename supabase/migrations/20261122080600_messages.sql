@@ -1,0 +1,429 @@
+-- =============================================================================
+-- Messages, read state, inbox and history (seed 000 MESSAGES; seed 002 media
+-- messages, replies, forwards, edits).
+--
+-- A member sends text, image and file messages (insert under RLS, or the
+-- idempotent `send_message` RPC); `ai` and `system` messages come from
+-- functions as the service role. A sender edits `content` or soft-deletes by
+-- setting `deleted_at`: nothing else of a message can change (column
+-- privileges). History pages by the cursor (created_at, id), never by offset.
+-- Every insert, update and delete is broadcast to the private topic
+-- `chat:<chat_id>` (realtime.broadcast_changes; event = INSERT/UPDATE/DELETE).
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- Types and table
+-- -----------------------------------------------------------------------------
+create type public.message_kind as enum ('text', 'image', 'file', 'ai', 'system');
+
+create table public.messages (
+  id uuid primary key default gen_random_uuid(),
+  chat_id uuid not null references public.chats (id) on delete cascade,
+  sender_id text default (auth.jwt() ->> 'sub') references public.users (id) on delete set null,
+  kind public.message_kind not null default 'text',
+  content text not null default '' check (char_length(content) <= 8000),
+  reply_to_id uuid references public.messages (id) on delete set null,
+  forwarded boolean not null default false,
+  media_id uuid references public.media (id) on delete set null,
+  client_id text check (client_id is null or char_length(client_id) between 1 and 100),
+  metadata jsonb not null default '{}'::jsonb,
+  created_at timestamptz not null default now(),
+  edited_at timestamptz,
+  deleted_at timestamptz,
+  constraint messages_text_not_empty check (kind <> 'text' or deleted_at is not null or char_length(btrim(content)) > 0),
+  constraint messages_sender_client_id_key unique (sender_id, client_id)
+);
+comment on table public.messages is
+  'Chat messages. Members read them; a sender edits content or soft-deletes; every change is broadcast to chat:<chat_id>.';
+comment on column public.messages.sender_id is 'Author (Clerk user id); null for ai/system messages and once the author''s account is deleted.';
+comment on column public.messages.kind is 'text, image, file (with media_id), ai (assistant answer), system (membership and other events).';
+comment on column public.messages.client_id is
+  'Client-generated idempotency key: a retried send with the same (sender, client_id) returns the first message instead of duplicating it.';
+comment on column public.messages.metadata is 'Kind-specific data, e.g. for ai: provider, model, ai_interaction_id, prompt_message_id.';
+comment on column public.messages.edited_at is 'Set by the database when content changes.';
+comment on column public.messages.deleted_at is 'Set (to now) when the sender deletes the message; content and media are cleared.';
+
+-- History pages and the inbox's unread counts (cursor order).
+create index messages_chat_id_created_at_idx on public.messages (chat_id, created_at desc, id desc);
+-- Foreign keys and the media read policy.
+create index messages_reply_to_id_idx on public.messages (reply_to_id) where reply_to_id is not null;
+create index messages_media_id_idx on public.messages (media_id) where media_id is not null;
+-- Foreign key to users (the unique (sender_id, client_id) constraint leads with sender_id).
+
+-- chats.last_message_id points at a message (added here: messages did not exist yet).
+alter table public.chats
+  add constraint chats_last_message_id_fkey foreign key (last_message_id)
+  references public.messages (id) on delete set null;
+create index chats_last_message_id_idx on public.chats (last_message_id);
+alter table public.chat_members
+  add constraint chat_members_last_read_message_id_fkey foreign key (last_read_message_id)
+  references public.messages (id) on delete set null;
+create index chat_members_last_read_message_id_idx on public.chat_members (last_read_message_id);
+
+-- -----------------------------------------------------------------------------
+-- Triggers
+-- -----------------------------------------------------------------------------
+
+/**
+ * BEFORE INSERT: a reply must quote a message of the same chat; image and file
+ * messages need media the sender owns; nobody messages a user in a block with
+ * them in a direct chat. Errors: 22023 invalid reference; 42501 blocked or not
+ * the media's owner.
+ */
+create or replace function private.check_message_insert()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_peer text;
+begin
+  if new.reply_to_id is not null and not exists (
+    select 1 from public.messages m where m.id = new.reply_to_id and m.chat_id = new.chat_id
+  ) then
+    raise exception 'reply_to_id must be a message of the same chat' using errcode = '22023';
+  end if;
+
+  if new.kind in ('image', 'file') and new.media_id is null then
+    raise exception '% messages need a media_id', new.kind using errcode = '22023';
+  end if;
+  if new.media_id is not null and new.sender_id is not null and not exists (
+    select 1 from public.media md where md.id = new.media_id and md.owner_id = new.sender_id
+  ) then
+    raise exception 'media % is not yours to send', new.media_id using errcode = '42501';
+  end if;
+
+  if new.sender_id is not null then
+    select m.user_id into v_peer
+    from public.chats c join public.chat_members m on m.chat_id = c.id
+    where c.id = new.chat_id and c.kind = 'direct' and m.user_id <> new.sender_id;
+    if v_peer is not null and private.is_blocked_between(new.sender_id, v_peer) then
+      raise exception 'cannot send messages to this user' using errcode = '42501';
+    end if;
+  end if;
+  return new;
+end;
+$$;
+
+/**
+ * BEFORE UPDATE: deleting sets deleted_at = now() and clears content and media;
+ * a deleted message cannot be edited or restored; a content change sets
+ * edited_at. Errors: 22023 editing a deleted message.
+ */
+create or replace function private.guard_message_update()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if old.deleted_at is not null then
+    if new.deleted_at is null or new.content is distinct from old.content then
+      raise exception 'message % was deleted and cannot change', old.id using errcode = '22023';
+    end if;
+    new.deleted_at := old.deleted_at;
+    return new;
+  end if;
+  if new.deleted_at is not null then
+    new.deleted_at := now();
+    new.content := '';
+    new.media_id := null;
+  elsif new.content is distinct from old.content then
+    new.edited_at := now();
+  end if;
+  return new;
+end;
+$$;
+
+/** AFTER INSERT: the chat's last message moves forward (never back). */
+create or replace function private.bump_chat_last_message()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  update public.chats c
+  set last_message_at = new.created_at, last_message_id = new.id
+  where c.id = new.chat_id
+    and (c.last_message_at is null or c.last_message_at <= new.created_at);
+  return null;
+end;
+$$;
+
+/** AFTER INSERT/UPDATE/DELETE: broadcast the change to `chat:<chat_id>` (private). */
+create or replace function private.broadcast_message_change()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  perform realtime.broadcast_changes(
+    'chat:' || coalesce(new.chat_id, old.chat_id)::text,
+    tg_op, tg_op, tg_table_name, tg_table_schema, new, old
+  );
+  return null;
+end;
+$$;
+
+create trigger messages_check_insert before insert on public.messages
+  for each row execute function private.check_message_insert();
+create trigger messages_guard_update before update on public.messages
+  for each row execute function private.guard_message_update();
+create trigger messages_bump_chat after insert on public.messages
+  for each row execute function private.bump_chat_last_message();
+create trigger messages_broadcast after insert or update or delete on public.messages
+  for each row execute function private.broadcast_message_change();
+
+-- -----------------------------------------------------------------------------
+-- Grants and RLS policies
+-- -----------------------------------------------------------------------------
+grant select on public.messages to authenticated;
+grant insert (chat_id, sender_id, kind, content, reply_to_id, forwarded, media_id, client_id)
+  on public.messages to authenticated;
+grant update (content, deleted_at) on public.messages to authenticated;
+grant select, insert, update, delete on public.messages to service_role;
+
+alter table public.messages enable row level security;
+
+create policy "Members can read their chats' messages"
+  on public.messages for select to authenticated
+  using (chat_id in (select private.my_chat_ids()));
+
+create policy "Members can send messages as themselves"
+  on public.messages for insert to authenticated
+  with check (
+    sender_id = (select auth.jwt()) ->> 'sub'
+    and kind in ('text', 'image', 'file')
+    and chat_id in (select private.my_chat_ids())
+  );
+
+create policy "Senders can edit or delete their messages"
+  on public.messages for update to authenticated
+  using (
+    sender_id = (select auth.jwt()) ->> 'sub'
+    and chat_id in (select private.my_chat_ids())
+  )
+  with check (
+    sender_id = (select auth.jwt()) ->> 'sub'
+    and chat_id in (select private.my_chat_ids())
+  );
+
+create policy "Users can read their own media and media sent in their chats"
+  on public.media for select to authenticated
+  using (
+    owner_id = (select auth.jwt()) ->> 'sub'
+    or id in (
+      select m.media_id from public.messages m
+      where m.media_id is not null and m.chat_id in (select private.my_chat_ids())
+    )
+  );
+
+-- -----------------------------------------------------------------------------
+-- RPCs
+-- -----------------------------------------------------------------------------
+
+/**
+ * Sends a message as the caller (security invoker: the insert policy applies).
+ * With `p_client_id`, a retry returns the message already sent with that key
+ * instead of sending it twice.
+ * Errors: 42501 not a member / blocked / not the media owner; 22023 invalid
+ * reply or empty text; 23514 content too long.
+ */
+create or replace function public.send_message(
+  p_chat_id uuid,
+  p_content text,
+  p_kind public.message_kind default 'text',
+  p_client_id text default null,
+  p_reply_to_id uuid default null,
+  p_media_id uuid default null,
+  p_forwarded boolean default false
+)
+returns public.messages
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  v_me text := private.require_user_id();
+  v_row public.messages;
+begin
+  insert into public.messages (chat_id, sender_id, kind, content, reply_to_id, media_id, forwarded, client_id)
+  values (p_chat_id, v_me, p_kind, coalesce(p_content, ''), p_reply_to_id, p_media_id,
+          coalesce(p_forwarded, false), p_client_id)
+  on conflict (sender_id, client_id) do nothing
+  returning * into v_row;
+  if not found then
+    select * into v_row from public.messages m
+    where m.sender_id = v_me and m.client_id = p_client_id;
+  end if;
+  return v_row;
+end;
+$$;
+
+/**
+ * One page of a chat's history, newest first: the `p_limit` (1..200, default
+ * 50) messages before the cursor (`p_before_created_at`, `p_before_id`), or
+ * the latest ones without a cursor. Security invoker: a non-member gets no rows.
+ */
+create or replace function public.get_chat_history(
+  p_chat_id uuid,
+  p_before_created_at timestamptz default null,
+  p_before_id uuid default null,
+  p_limit integer default 50
+)
+returns setof public.messages
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_limit integer := greatest(1, least(coalesce(p_limit, 50), 200));
+begin
+  if p_before_created_at is null then
+    return query
+      select * from public.messages m
+      where m.chat_id = p_chat_id
+      order by m.created_at desc, m.id desc
+      limit v_limit;
+  else
+    return query
+      select * from public.messages m
+      where m.chat_id = p_chat_id
+        and (m.created_at, m.id) < (p_before_created_at,
+             coalesce(p_before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
+      order by m.created_at desc, m.id desc
+      limit v_limit;
+  end if;
+end;
+$$;
+
+/**
+ * Marks a chat read up to `p_message_id` (default: its newest message) for the
+ * caller. Read state never moves backwards. Broadcasts event `read`
+ * ({user_id, message_id, read_at}) to `chat:<chat_id>` as a read receipt.
+ * Errors: P0002 not a member, or the message is not in the chat.
+ */
+create or replace function public.mark_chat_read(p_chat_id uuid, p_message_id uuid default null)
+returns public.chat_members
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_me text := private.require_user_id();
+  v_msg_id uuid;
+  v_msg_at timestamptz;
+  v_row public.chat_members;
+begin
+  if private.my_chat_role(p_chat_id) is null then
+    raise exception 'chat % not found', p_chat_id using errcode = 'P0002';
+  end if;
+  if p_message_id is null then
+    select m.id, m.created_at into v_msg_id, v_msg_at from public.messages m
+    where m.chat_id = p_chat_id order by m.created_at desc, m.id desc limit 1;
+  else
+    select m.id, m.created_at into v_msg_id, v_msg_at from public.messages m
+    where m.id = p_message_id and m.chat_id = p_chat_id;
+    if v_msg_id is null then
+      raise exception 'message % not found in chat %', p_message_id, p_chat_id using errcode = 'P0002';
+    end if;
+  end if;
+
+  update public.chat_members cm
+  set last_read_message_id = v_msg_id, last_read_at = v_msg_at
+  where cm.chat_id = p_chat_id and cm.user_id = v_me and v_msg_id is not null
+    and (cm.last_read_at is null or cm.last_read_at < v_msg_at)
+  returning * into v_row;
+
+  if found then
+    perform realtime.send(
+      jsonb_build_object('user_id', v_me, 'message_id', v_msg_id, 'read_at', v_msg_at),
+      'read', 'chat:' || p_chat_id::text, true);
+  else
+    select * into v_row from public.chat_members cm where cm.chat_id = p_chat_id and cm.user_id = v_me;
+  end if;
+  return v_row;
+end;
+$$;
+
+/**
+ * The caller's inbox: their chats, most recent activity first, each with its
+ * last message, the other member of a direct chat, and the number of unread
+ * messages (from others, not deleted, after the caller's read mark). Pages
+ * with `p_before` = the `activity_at` of the last row of the previous page;
+ * `p_limit` 1..100, default 50.
+ */
+create or replace function public.get_inbox(p_limit integer default 50, p_before timestamptz default null)
+returns table (
+  chat_id uuid,
+  kind public.chat_kind,
+  title text,
+  avatar_url text,
+  role public.chat_member_role,
+  activity_at timestamptz,
+  last_message_id uuid,
+  last_message_sender_id text,
+  last_message_kind public.message_kind,
+  last_message_content text,
+  last_message_created_at timestamptz,
+  peer_id text,
+  peer_display_name text,
+  peer_avatar_url text,
+  unread_count bigint
+)
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_me text := private.require_user_id();
+begin
+  return query
+  with mine as (
+    select c.id, c.kind, c.title, c.avatar_url, cm.role, c.last_message_id, cm.last_read_at,
+           coalesce(c.last_message_at, c.created_at) as activity_at
+    from public.chat_members cm
+    join public.chats c on c.id = cm.chat_id
+    where cm.user_id = v_me
+      and (p_before is null or coalesce(c.last_message_at, c.created_at) < p_before)
+    order by coalesce(c.last_message_at, c.created_at) desc, c.id
+    limit greatest(1, least(coalesce(p_limit, 50), 100))
+  )
+  select mine.id, mine.kind, mine.title, mine.avatar_url, mine.role, mine.activity_at,
+         lm.id, lm.sender_id, lm.kind,
+         case when lm.deleted_at is null then lm.content end,
+         lm.created_at,
+         peer.id, peer.display_name, peer.avatar_url,
+         (select count(*) from public.messages m
+          where m.chat_id = mine.id
+            and m.created_at > coalesce(mine.last_read_at, '-infinity'::timestamptz)
+            and m.sender_id is distinct from v_me
+            and m.deleted_at is null)
+  from mine
+  left join public.messages lm on lm.id = mine.last_message_id
+  left join lateral (
+    select u.id, u.display_name, u.avatar_url
+    from public.chat_members pm join public.users u on u.id = pm.user_id
+    where mine.kind = 'direct' and pm.chat_id = mine.id and pm.user_id <> v_me
+    limit 1
+  ) peer on true
+  order by mine.activity_at desc, mine.id;
+end;
+$$;
+
+revoke execute on function
+  public.send_message(uuid, text, public.message_kind, text, uuid, uuid, boolean),
+  public.get_chat_history(uuid, timestamptz, uuid, integer),
+  public.mark_chat_read(uuid, uuid),
+  public.get_inbox(integer, timestamptz)
+  from public, anon;
+grant execute on function
+  public.send_message(uuid, text, public.message_kind, text, uuid, uuid, boolean),
+  public.get_chat_history(uuid, timestamptz, uuid, integer),
+  public.mark_chat_read(uuid, uuid),
+  public.get_inbox(integer, timestamptz)
+  to authenticated, service_role;
