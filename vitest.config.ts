@@ -1,0 +1,17 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * One real PostgreSQL 17 per test run (tests/setup/global.ts): platform
+ * bootstrap, our migrations and seed applied by the Supabase CLI. Test files
+ * share it and keep apart by creating their own users.
+ */
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    globalSetup: ['tests/setup/global.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
