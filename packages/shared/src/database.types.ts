@@ -77,6 +77,60 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"credit_ledger": {
+                  Row: {
+                    "amount_micro_usd": number,"balance_after_micro_usd": number,"created_at": string,"description": string,"id": number,"kind": Database["public"]['Enums']["ledger_entry_kind"],"metadata": NonNullable<Json>,"source": string,"source_id": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "amount_micro_usd": number,"balance_after_micro_usd": number,"created_at"?: string,"description"?: string,"id"?: never,"kind": Database["public"]['Enums']["ledger_entry_kind"],"metadata"?: NonNullable<Json>,"source": string,"source_id": string,"user_id": string
+                  }
+                  Update: {
+                    "amount_micro_usd"?: number,"balance_after_micro_usd"?: number,"created_at"?: string,"description"?: string,"id"?: never,"kind"?: Database["public"]['Enums']["ledger_entry_kind"],"metadata"?: NonNullable<Json>,"source"?: string,"source_id"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"credit_reservations": {
+                  Row: {
+                    "amount_micro_usd": number,"created_at": string,"expires_at": string,"finished_at": string | null,"id": string,"purpose": string,"reference": string | null,"settled_micro_usd": number | null,"status": Database["public"]['Enums']["reservation_status"],"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "amount_micro_usd": number,"created_at"?: string,"expires_at": string,"finished_at"?: string | null,"id"?: string,"purpose"?: string,"reference"?: string | null,"settled_micro_usd"?: number | null,"status"?: Database["public"]['Enums']["reservation_status"],"user_id": string
+                  }
+                  Update: {
+                    "amount_micro_usd"?: number,"created_at"?: string,"expires_at"?: string,"finished_at"?: string | null,"id"?: string,"purpose"?: string,"reference"?: string | null,"settled_micro_usd"?: number | null,"status"?: Database["public"]['Enums']["reservation_status"],"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "credit_reservations_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"credit_wallets": {
+                  Row: {
+                    "balance_micro_usd": number,"created_at": string,"held_micro_usd": number,"updated_at": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "balance_micro_usd"?: number,"created_at"?: string,"held_micro_usd"?: number,"updated_at"?: string,"user_id": string
+                  }
+                  Update: {
+                    "balance_micro_usd"?: number,"created_at"?: string,"held_micro_usd"?: number,"updated_at"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "credit_wallets_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: true
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"friends": {
                   Row: {
                     "addressee_id": string,"created_at": string,"id": string,"requester_id": string,"responded_at": string | null,"status": Database["public"]['Enums']["friend_status"],"updated_at": string
@@ -475,7 +529,7 @@ isOneToOne: true
                            }
           }
           Enums: {
-            "chat_kind": "direct"|"group"|"assistant","chat_member_role": "owner"|"admin"|"member","friend_status": "pending"|"accepted"|"declined"|"blocked","message_kind": "text"|"image"|"file"|"ai"|"system"
+            "chat_kind": "direct"|"group"|"assistant","chat_member_role": "owner"|"admin"|"member","friend_status": "pending"|"accepted"|"declined"|"blocked","ledger_entry_kind": "topup"|"ai_usage"|"refund"|"grant"|"adjustment","message_kind": "text"|"image"|"file"|"ai"|"system","reservation_status": "held"|"settled"|"released"|"expired"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -591,7 +645,7 @@ export type CompositeTypes<
 export const Constants = {
   "public": {
           Enums: {
-            "chat_kind": ["direct", "group", "assistant"],"chat_member_role": ["owner", "admin", "member"],"friend_status": ["pending", "accepted", "declined", "blocked"],"message_kind": ["text", "image", "file", "ai", "system"]
+            "chat_kind": ["direct", "group", "assistant"],"chat_member_role": ["owner", "admin", "member"],"friend_status": ["pending", "accepted", "declined", "blocked"],"ledger_entry_kind": ["topup", "ai_usage", "refund", "grant", "adjustment"],"message_kind": ["text", "image", "file", "ai", "system"],"reservation_status": ["held", "settled", "released", "expired"]
           }
         }
 } as const
