@@ -130,10 +130,39 @@ create trigger credit_ledger_no_truncate before truncate on public.credit_ledger
   for each statement execute function private.ledger_is_append_only();
 
 /**
- * BEFORE INSERT on the ledger: applies the amount to the wallet (creating it if
- * needed) under a row lock and records balance_after. A debit larger than the
- * balance raises PT402 (PostgREST answers HTTP 402). Crossing below the
- * low-balance threshold sends one `low_balance` notification to the user.
+ * BEFORE INSERT on the ledger: locks the wallet (creating it if needed) and
+ * records balance_after. A debit larger than the balance raises PT402
+ * (PostgREST answers HTTP 402). The wallet itself moves in the AFTER trigger,
+ * which fires only for rows really inserted: an entry skipped by
+ * ON CONFLICT DO NOTHING (a repeated source reference) changes nothing.
+ */
+create or replace function private.prepare_ledger_entry()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_balance bigint;
+begin
+  insert into public.credit_wallets (user_id) values (new.user_id) on conflict (user_id) do nothing;
+  select w.balance_micro_usd into v_balance from public.credit_wallets w
+  where w.user_id = new.user_id for update;
+  if v_balance + new.amount_micro_usd < 0 then
+    raise exception 'insufficient credits: balance % micro-USD, debit % micro-USD',
+      v_balance, -new.amount_micro_usd
+      using errcode = 'PT402';
+  end if;
+  new.balance_after_micro_usd := v_balance + new.amount_micro_usd;
+  return new;
+end;
+$$;
+
+/**
+ * AFTER INSERT on the ledger: moves the wallet to balance_after, refusing any
+ * entry computed from a stale balance. Crossing below the low-balance
+ * threshold sends one `low_balance` notification; every change is broadcast
+ * as event `balance` on `user:<user_id>`.
  */
 create or replace function private.apply_ledger_entry()
 returns trigger
@@ -142,39 +171,35 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_wallet public.credit_wallets;
   v_threshold bigint := private.config_bigint('credits.low_balance_threshold_micro_usd', 500000);
-  v_new bigint;
+  v_before bigint := new.balance_after_micro_usd - new.amount_micro_usd;
 begin
-  insert into public.credit_wallets (user_id) values (new.user_id) on conflict (user_id) do nothing;
-  select * into v_wallet from public.credit_wallets w where w.user_id = new.user_id for update;
-  v_new := v_wallet.balance_micro_usd + new.amount_micro_usd;
-  if v_new < 0 then
-    raise exception 'insufficient credits: balance % micro-USD, debit % micro-USD',
-      v_wallet.balance_micro_usd, -new.amount_micro_usd
-      using errcode = 'PT402';
-  end if;
-  new.balance_after_micro_usd := v_new;
-
   perform set_config('private.ledger_apply', 'on', true);
-  update public.credit_wallets w set balance_micro_usd = v_new where w.user_id = new.user_id;
+  update public.credit_wallets w set balance_micro_usd = new.balance_after_micro_usd
+  where w.user_id = new.user_id and w.balance_micro_usd = v_before;
+  if not found then
+    raise exception 'ledger entry computed from a stale balance: insert entries one statement at a time'
+      using errcode = '40001';
+  end if;
   perform set_config('private.ledger_apply', 'off', true);
 
   -- One alert per crossing: the wallet row is locked, so only the entry that
   -- takes the balance from >= threshold to below it notifies.
-  if v_new < v_threshold and v_wallet.balance_micro_usd >= v_threshold then
+  if new.balance_after_micro_usd < v_threshold and v_before >= v_threshold then
     perform private.notify(new.user_id, 'low_balance', jsonb_build_object(
-      'balance_micro_usd', v_new, 'threshold_micro_usd', v_threshold));
+      'balance_micro_usd', new.balance_after_micro_usd, 'threshold_micro_usd', v_threshold));
   end if;
   perform realtime.send(
-    jsonb_build_object('balance_micro_usd', v_new, 'change_micro_usd', new.amount_micro_usd,
+    jsonb_build_object('balance_micro_usd', new.balance_after_micro_usd, 'change_micro_usd', new.amount_micro_usd,
                        'kind', new.kind, 'source', new.source),
     'balance', 'user:' || new.user_id, true);
-  return new;
+  return null;
 end;
 $$;
 
-create trigger credit_ledger_apply before insert on public.credit_ledger
+create trigger credit_ledger_prepare before insert on public.credit_ledger
+  for each row execute function private.prepare_ledger_entry();
+create trigger credit_ledger_apply after insert on public.credit_ledger
   for each row execute function private.apply_ledger_entry();
 
 /** Refuses balance changes that do not come from a ledger insert. */
