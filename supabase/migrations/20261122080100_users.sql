@@ -143,8 +143,13 @@ begin
   values (
     v_id,
     left(coalesce(v_claims ->> 'name', v_claims ->> 'given_name', ''), 100),
+    -- citext's own `=` (search_path is empty: a bare `=` would compare as text,
+    -- case-sensitively, and a taken handle in another case would raise 23505).
     case when v_username is not null
-      and not exists (select 1 from public.users u where u.username = v_username::extensions.citext)
+      and not exists (
+        select 1 from public.users u
+        where u.username operator(extensions.=) v_username::extensions.citext
+      )
       then v_username end,
     v_avatar
   )

@@ -161,11 +161,15 @@ begin
     returning * into v_row;
   exception
     when unique_violation then
-      -- A concurrent request for the same pair won the race: return the live row.
+      -- A concurrent request for the same pair won the race: answer as if it had
+      -- come first. If it is theirs, both asked: accept it (as above).
       select * into v_row from public.friends f
       where least(f.requester_id, f.addressee_id) = least(v_me, p_user_id)
         and greatest(f.requester_id, f.addressee_id) = greatest(v_me, p_user_id)
         and f.status in ('pending', 'accepted');
+      if v_row.status = 'pending' and v_row.requester_id <> v_me then
+        return public.accept_friend_request(v_row.id);
+      end if;
       return v_row;
   end;
 

@@ -37,7 +37,11 @@ as $$
   end
 $$;
 
-/** True when the caller may send Broadcast/Presence on `p_topic`: only `chat:<uuid>` of their chats. */
+/**
+ * True when the caller may send Broadcast/Presence on `p_topic`: only
+ * `chat:<uuid>` of their chats, and not a direct chat with a user in a block
+ * with them (a client broadcast carries any payload: it would be a message).
+ */
 create or replace function private.can_send_topic(p_topic text)
 returns boolean
 language sql
@@ -45,7 +49,16 @@ stable
 security definer
 set search_path = ''
 as $$
-  select p_topic like 'chat:%' and private.can_receive_topic(p_topic)
+  select case
+    when p_topic not like 'chat:%' or not private.can_receive_topic(p_topic) then false
+    else not exists (
+      select 1
+      from public.chats c join public.chat_members m on m.chat_id = c.id
+      where c.id = substr(p_topic, 6)::uuid and c.kind = 'direct'
+        and m.user_id <> private.current_user_id()
+        and private.is_blocked_between(private.current_user_id(), m.user_id)
+    )
+  end
 $$;
 
 grant execute on function private.can_receive_topic(text) to authenticated;
