@@ -151,17 +151,29 @@ begin
 end;
 $$;
 
-/** AFTER INSERT/UPDATE/DELETE: broadcast the change to `chat:<chat_id>` (private). */
+/**
+ * AFTER INSERT/UPDATE/DELETE: broadcast the change to `chat:<chat_id>`
+ * (private). On a soft delete the old record's content and media are blanked.
+ * Text sent earlier stays in that day's realtime.messages partition until
+ * Realtime drops it (partitions are kept a few days).
+ */
 create or replace function private.broadcast_message_change()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  v_old public.messages := old;
 begin
+  -- A soft delete must not ship the deleted text to the channel again.
+  if tg_op = 'UPDATE' and new.deleted_at is not null then
+    v_old.content := '';
+    v_old.media_id := null;
+  end if;
   perform realtime.broadcast_changes(
     'chat:' || coalesce(new.chat_id, old.chat_id)::text,
-    tg_op, tg_op, tg_table_name, tg_table_schema, new, old
+    tg_op, tg_op, tg_table_name, tg_table_schema, new, v_old
   );
   return null;
 end;
@@ -352,11 +364,14 @@ $$;
 /**
  * The caller's inbox: their chats, most recent activity first, each with its
  * last message, the other member of a direct chat, and the number of unread
- * messages (from others, not deleted, after the caller's read mark). Pages
- * with `p_before` = the `activity_at` of the last row of the previous page;
- * `p_limit` 1..100, default 50.
+ * messages (from others, not deleted, after the caller's read mark). Order:
+ * (activity_at, chat_id) descending. Pages by that cursor: pass the
+ * `activity_at` and `chat_id` of the last row of the previous page as
+ * `p_before` and `p_before_chat_id`; `p_limit` 1..100, default 50.
  */
-create or replace function public.get_inbox(p_limit integer default 50, p_before timestamptz default null)
+create or replace function public.get_inbox(
+  p_limit integer default 50, p_before timestamptz default null, p_before_chat_id uuid default null
+)
 returns table (
   chat_id uuid,
   kind public.chat_kind,
@@ -389,8 +404,10 @@ begin
     from public.chat_members cm
     join public.chats c on c.id = cm.chat_id
     where cm.user_id = v_me
-      and (p_before is null or coalesce(c.last_message_at, c.created_at) < p_before)
-    order by coalesce(c.last_message_at, c.created_at) desc, c.id
+      and (p_before is null
+        or (coalesce(c.last_message_at, c.created_at), c.id)
+           < (p_before, coalesce(p_before_chat_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)))
+    order by coalesce(c.last_message_at, c.created_at) desc, c.id desc
     limit greatest(1, least(coalesce(p_limit, 50), 100))
   )
   select mine.id, mine.kind, mine.title, mine.avatar_url, mine.role, mine.activity_at,
@@ -411,7 +428,7 @@ begin
     where mine.kind = 'direct' and pm.chat_id = mine.id and pm.user_id <> v_me
     limit 1
   ) peer on true
-  order by mine.activity_at desc, mine.id;
+  order by mine.activity_at desc, mine.id desc;
 end;
 $$;
 
@@ -419,11 +436,11 @@ revoke execute on function
   public.send_message(uuid, text, public.message_kind, text, uuid, uuid, boolean),
   public.get_chat_history(uuid, timestamptz, uuid, integer),
   public.mark_chat_read(uuid, uuid),
-  public.get_inbox(integer, timestamptz)
+  public.get_inbox(integer, timestamptz, uuid)
   from public, anon;
 grant execute on function
   public.send_message(uuid, text, public.message_kind, text, uuid, uuid, boolean),
   public.get_chat_history(uuid, timestamptz, uuid, integer),
   public.mark_chat_read(uuid, uuid),
-  public.get_inbox(integer, timestamptz)
+  public.get_inbox(integer, timestamptz, uuid)
   to authenticated, service_role;

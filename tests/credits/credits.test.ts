@@ -37,7 +37,7 @@ describe('invariants (even for the table owner)', () => {
     const u = await createUser();
     expect((await pgError(owner()`update public.credit_wallets set balance_micro_usd = 99 where user_id = ${u}`)).code).toBe('42501');
     const err = await pgError(
-      asService((tx) => tx`select private.record_ledger_entry(${u}, 'adjustment', ${-(WELCOME + 1n)}, 'admin', 'too-much')`),
+      asService((tx) => tx`select private.record_ledger_entry(${u}, 'adjustment', ${String(-(WELCOME + 1n))}, 'admin', 'too-much')`),
     );
     expect(err.code).toBe('PT402');
     expect(BigInt((await wallet(u)).balance_micro_usd)).toBe(WELCOME);

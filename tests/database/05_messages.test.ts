@@ -454,8 +454,8 @@ describe('get_inbox()', () => {
   let u: string, p: string, c: string;
   let assistantChat: string, groupChat: string, directChat: string, foreignChat: string;
   let lastDirect: Row, deletedInGroup: Row;
-  const inbox = (who: string, limit = 50, before: string | null = null) =>
-    asUser(who, (tx) => tx`select *, activity_at::text as at from public.get_inbox(${limit}::int, ${before}::text::timestamptz)`);
+  const inbox = (who: string, limit = 50, before: string | null = null, beforeChat: string | null = null) =>
+    asUser(who, (tx) => tx`select *, activity_at::text as at from public.get_inbox(${limit}::int, ${before}::text::timestamptz, ${beforeChat}::uuid)`);
 
   beforeAll(async () => {
     [u, p, c] = [await createUser(), await createUser({ display_name: 'Peer Person' }), await createUser()];
@@ -515,17 +515,36 @@ describe('get_inbox()', () => {
     expect(Number((await inbox(v))[0]!.unread_count)).toBe(1);
   });
 
-  it('pages with p_before = activity_at of the last row', async () => {
-    const all = (await inbox(u)).map((r) => r.chat_id);
+  const pageAll = async (who: string) => {
     const seen: string[] = [];
     let before: string | null = null;
-    for (let i = 0; i < 10; i++) {
-      const rows = await inbox(u, 1, before);
+    let beforeChat: string | null = null;
+    for (let i = 0; i < 20; i++) {
+      const rows = await inbox(who, 1, before, beforeChat);
       if (rows.length === 0) break;
       seen.push(rows[0]!.chat_id);
       before = rows[0]!.at;
+      beforeChat = rows[0]!.chat_id;
     }
-    expect(seen).toEqual(all);
+    return seen;
+  };
+
+  it('pages with the cursor (activity_at, chat_id) of the last row', async () => {
+    const all = (await inbox(u)).map((r) => r.chat_id);
+    expect(await pageAll(u)).toEqual(all);
+  });
+
+  it('pages chats with the same activity_at without skipping any', async () => {
+    const v = await createUser();
+    // Created in one transaction: the same now(), so the same activity_at.
+    const ids = await asUser(v, async (tx) => [
+      (await tx`select id from public.create_assistant_chat('one')`)[0]!.id,
+      (await tx`select id from public.create_assistant_chat('two')`)[0]!.id,
+      (await tx`select id from public.create_assistant_chat('three')`)[0]!.id,
+    ]);
+    const ats = new Set((await inbox(v)).map((r) => r.at));
+    expect(ats.size).toBe(1);
+    expect((await pageAll(v)).sort()).toEqual([...ids].sort());
   });
 
   it('drops a group once the caller is removed from it', async () => {

@@ -162,6 +162,8 @@ describe('broadcasts written by the database', () => {
     expect(edit!.payload.record.edited_at).not.toBeNull();
     expect(del!.payload.record).toMatchObject({ content: '' });
     expect(del!.payload.record.deleted_at).not.toBeNull();
+    // The soft delete does not ship the deleted text again in old_record.
+    expect(del!.payload.old_record).toMatchObject({ id: m!.id, content: '', media_id: null });
   });
 
   it('a hard delete (service role) is broadcast as DELETE with the old record', async () => {
