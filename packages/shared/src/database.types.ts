@@ -269,6 +269,20 @@ isOneToOne: true
                   Relationships: [
                     
                   ]
+                },"webhook_events": {
+                  Row: {
+                    "event_id": string,"occurred_at": string | null,"outcome": string | null,"provider": string,"received_at": string,"subject_id": string | null,"type": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "event_id": string,"occurred_at"?: string | null,"outcome"?: string | null,"provider": string,"received_at"?: string,"subject_id"?: string | null,"type": string
+                  }
+                  Update: {
+                    "event_id"?: string,"occurred_at"?: string | null,"outcome"?: string | null,"provider"?: string,"received_at"?: string,"subject_id"?: string | null,"type"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
                 }
           }
           Views: {
@@ -419,7 +433,7 @@ isOneToOne: true
         isSetofReturn: true
       } },
 "get_inbox":
-{ Args: { "p_before"?: string,"p_limit"?: number }; Returns: {
+{ Args: { "p_before"?: string,"p_before_chat_id"?: string,"p_limit"?: number }; Returns: {
               "activity_at": string,"avatar_url": string,"chat_id": string,"kind": Database["public"]['Enums']["chat_kind"],"last_message_content": string,"last_message_created_at": string,"last_message_id": string,"last_message_kind": Database["public"]['Enums']["message_kind"],"last_message_sender_id": string,"peer_avatar_url": string,"peer_display_name": string,"peer_id": string,"role": Database["public"]['Enums']["chat_member_role"],"title": string,"unread_count": number
             }[]
                            },

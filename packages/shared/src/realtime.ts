@@ -1,0 +1,96 @@
+/**
+ * Payloads of the private Realtime Broadcast channels, as the database sends
+ * them (see the migrations named below). A client subscribes with
+ * `supabase.channel(topic, { config: { private: true } })` and
+ * `.on('broadcast', { event }, ({ payload }) => …)`; parse `payload` with the
+ * schema of its event.
+ *
+ * realtime.send() adds an `id` (uuid of the broadcast) to a payload that has
+ * none (https://supabase.com/docs/guides/realtime/broadcast), so every payload
+ * may carry one; the schemas accept and keep it.
+ */
+import { z } from 'zod';
+import { ClerkUserId, JsonValue, Timestamp, Uuid } from './common.ts';
+import { Constants } from './database.types.ts';
+import { MessageRow } from './rows.ts';
+
+/** Topic of a chat's channel: members receive message changes and read receipts, and send typing/presence. */
+export const chatTopic = (chatId: string) => `chat:${chatId}`;
+/** Topic of a user's own channel: notifications, membership and balance changes. Only the database sends there. */
+export const userTopic = (userId: string) => `user:${userId}`;
+
+const broadcastId = { id: Uuid.optional() };
+
+/**
+ * `chat:<chat_id>` events INSERT, UPDATE, DELETE: a message changed
+ * (realtime.broadcast_changes from the messages trigger, 20261122080600_messages.sql).
+ * INSERT has `old_record: null`, DELETE has `record: null`. A soft delete is an
+ * UPDATE with `deleted_at` set and content ''.
+ */
+export const MessageChangePayload = z.object({
+  ...broadcastId,
+  operation: z.enum(['INSERT', 'UPDATE', 'DELETE']),
+  table: z.literal('messages'),
+  schema: z.literal('public'),
+  record: MessageRow.nullable(),
+  old_record: MessageRow.nullable(),
+});
+export type MessageChangePayload = z.infer<typeof MessageChangePayload>;
+
+/** `chat:<chat_id>` event `read`: a member read the chat up to a message (mark_chat_read). */
+export const ReadReceiptPayload = z.object({
+  ...broadcastId,
+  user_id: ClerkUserId,
+  message_id: Uuid,
+  /** created_at of that message. */
+  read_at: Timestamp,
+});
+export type ReadReceiptPayload = z.infer<typeof ReadReceiptPayload>;
+
+/** `user:<user_id>` event `notification`: a row inserted in public.notifications (20261122080200_notifications.sql). */
+export const NotificationPayload = z.object({
+  /** The notification's id (so realtime.send adds none). */
+  id: Uuid,
+  /** friend_request, friend_request_accepted, chat_added, low_balance, topup_succeeded, … */
+  kind: z.string(),
+  /** Kind-specific data (ids, names, amounts in micro-USD). */
+  payload: JsonValue,
+  created_at: Timestamp,
+});
+export type NotificationPayload = z.infer<typeof NotificationPayload>;
+
+export const ChatMemberRole = z.enum(Constants.public.Enums.chat_member_role);
+
+/** `user:<user_id>` event `chat_added`: the user became a member of a chat (20261122080400_chats.sql). */
+export const ChatAddedPayload = z.object({ ...broadcastId, chat_id: Uuid, role: ChatMemberRole.optional() });
+export type ChatAddedPayload = z.infer<typeof ChatAddedPayload>;
+
+/** `user:<user_id>` event `chat_removed`: the user left or was removed from a chat, or it was deleted. */
+export const ChatRemovedPayload = z.object({ ...broadcastId, chat_id: Uuid, role: ChatMemberRole.optional() });
+export type ChatRemovedPayload = z.infer<typeof ChatRemovedPayload>;
+
+/** `user:<user_id>` event `balance`: a credit ledger entry moved the wallet (20261122100000_credits.sql). Amounts in micro-USD. */
+export const BalancePayload = z.object({
+  ...broadcastId,
+  balance_micro_usd: z.number().int().nonnegative(),
+  change_micro_usd: z.number().int(),
+  kind: z.enum(Constants.public.Enums.ledger_entry_kind),
+  source: z.string(),
+});
+export type BalancePayload = z.infer<typeof BalancePayload>;
+
+/** Every event on `chat:<chat_id>` sent by the database, by event name. */
+export const ChatChannelEvents = {
+  INSERT: MessageChangePayload,
+  UPDATE: MessageChangePayload,
+  DELETE: MessageChangePayload,
+  read: ReadReceiptPayload,
+} as const;
+
+/** Every event on `user:<user_id>`, by event name. */
+export const UserChannelEvents = {
+  notification: NotificationPayload,
+  chat_added: ChatAddedPayload,
+  chat_removed: ChatRemovedPayload,
+  balance: BalancePayload,
+} as const;

@@ -1,0 +1,42 @@
+/**
+ * From a Clerk `User` object (webhook payload) to the fields of our profile
+ * (public.users + public.user_accounts). Pure: no I/O.
+ *
+ * - display_name: first_name + last_name, else username, else '';
+ * - username: Clerk's username (dropped by the database if outside ^[A-Za-z0-9_.-]{3,32}$);
+ * - email: the address whose id is primary_email_address_id;
+ * - auth_provider: external_accounts[0].provider without `oauth_`, else 'email';
+ * - avatar_url: image_url (Clerk-hosted, https);
+ * - is_admin: public_metadata.is_admin === true or public_metadata.role === 'admin';
+ * - clerk_updated_at: updated_at (epoch ms) as an ISO timestamp.
+ * Source: https://clerk.com/docs/reference/backend-api/tag/users (User object).
+ */
+import type { ClerkUser } from '@chat-with-me/shared';
+
+export interface ClerkProfile {
+  id: string;
+  display_name: string;
+  username: string | null;
+  email: string | null;
+  auth_provider: string;
+  avatar_url: string | null;
+  is_admin: boolean;
+  clerk_updated_at: string;
+}
+
+export function profileFromClerkUser(user: ClerkUser): ClerkProfile {
+  const name = [user.first_name, user.last_name].map((s) => (s ?? '').trim()).filter(Boolean).join(' ');
+  const primary = user.email_addresses.find((e) => e.id === user.primary_email_address_id);
+  const provider = user.external_accounts[0]?.provider?.replace(/^oauth_/, '').trim();
+  const metadata = user.public_metadata ?? {};
+  return {
+    id: user.id,
+    display_name: name || user.username || '',
+    username: user.username ?? null,
+    email: primary?.email_address ?? null,
+    auth_provider: provider || 'email',
+    avatar_url: user.image_url ?? null,
+    is_admin: metadata.is_admin === true || metadata.role === 'admin',
+    clerk_updated_at: new Date(user.updated_at).toISOString(),
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * The Realtime payload schemas of @chat-with-me/shared against what the
+ * database really broadcasts (realtime.messages rows written by our triggers
+ * and RPCs): every event on chat:<id> and user:<id> parses with the schema of
+ * its event name.
+ */
+import { ChatChannelEvents, chatTopic, UserChannelEvents, userTopic } from '@chat-with-me/shared';
+import { afterAll, describe, expect, it } from 'vitest';
+import { asUser, broadcastsOn, closeDb, createUser } from '../helpers/db.js';
+
+afterAll(closeDb);
+
+describe('Realtime payload schemas', () => {
+  it('parse every broadcast of a chat’s life', async () => {
+    const [alice, bob, carol] = [await createUser(), await createUser(), await createUser()];
+    const [group] = await asUser(alice, (tx) => tx`select * from public.create_group_chat('Schemas', ${[bob]}::text[])`);
+    const chat = group!.id as string;
+    await asUser(alice, (tx) => tx`select public.add_chat_member(${chat}, ${carol})`);
+    const [m1] = await asUser(alice, (tx) => tx`select * from public.send_message(${chat}, 'hello')`);
+    await asUser(bob, (tx) => tx`select * from public.send_message(${chat}, 'hi', 'text', 'client-1', ${m1!.id})`);
+    await asUser(alice, (tx) => tx`update public.messages set content = 'hello!' where id = ${m1!.id}`);
+    await asUser(alice, (tx) => tx`update public.messages set deleted_at = now() where id = ${m1!.id}`);
+    await asUser(bob, (tx) => tx`select public.mark_chat_read(${chat})`);
+    await asUser(carol, (tx) => tx`select public.leave_chat(${chat})`);
+
+    const chatEvents = await broadcastsOn(chatTopic(chat));
+    expect(chatEvents.map((e) => e.event)).toEqual(expect.arrayContaining(['INSERT', 'UPDATE', 'read']));
+    for (const e of chatEvents) {
+      const schema = ChatChannelEvents[e.event as keyof typeof ChatChannelEvents];
+      expect(schema, `unknown event ${e.event}`).toBeDefined();
+      const parsed = schema.safeParse(e.payload);
+      expect(parsed.success, `${e.event}: ${JSON.stringify(parsed.error?.issues)}`).toBe(true);
+    }
+    const insert = ChatChannelEvents.INSERT.parse(chatEvents.find((e) => e.event === 'INSERT')!.payload);
+    expect(insert).toMatchObject({ operation: 'INSERT', table: 'messages', schema: 'public', old_record: null });
+    expect(insert.record!.content).toBe('hello');
+
+    for (const user of [alice, bob, carol]) {
+      const events = await broadcastsOn(userTopic(user));
+      for (const e of events) {
+        const schema = UserChannelEvents[e.event as keyof typeof UserChannelEvents];
+        expect(schema, `unknown event ${e.event}`).toBeDefined();
+        const parsed = schema.safeParse(e.payload);
+        expect(parsed.success, `${e.event}: ${JSON.stringify(parsed.error?.issues)}`).toBe(true);
+      }
+    }
+    const carolEvents = (await broadcastsOn(userTopic(carol))).map((e) => e.event);
+    expect(carolEvents).toEqual(expect.arrayContaining(['chat_added', 'notification', 'chat_removed']));
+  });
+});
