@@ -307,3 +307,33 @@ grant execute on function
   private.clerk_upsert_user(text, text, text, timestamptz, text, text, text, text, text, boolean, timestamptz),
   private.clerk_delete_user(text, text, timestamptz)
   to service_role;
+
+-- -----------------------------------------------------------------------------
+-- A deletion is final on every path
+-- -----------------------------------------------------------------------------
+
+/**
+ * BEFORE INSERT on users: refuses to re-create a Clerk user whose user.deleted
+ * was recorded (Clerk never reuses ids), whether the insert comes from a late
+ * webhook, ensure_profile() with a still-valid token, or anything else.
+ * Errors: 42501.
+ */
+create or replace function private.refuse_deleted_user()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if exists (
+    select 1 from public.webhook_events e
+    where e.provider = 'clerk' and e.subject_id = new.id and e.type = 'user.deleted'
+  ) then
+    raise exception 'user % was deleted', new.id using errcode = '42501';
+  end if;
+  return new;
+end;
+$$;
+
+create trigger users_refuse_deleted before insert on public.users
+  for each row execute function private.refuse_deleted_user();

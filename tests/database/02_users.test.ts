@@ -390,3 +390,15 @@ describe('search_users()', () => {
     });
   });
 });
+
+// =============================================================================
+describe('a user deleted through Clerk', () => {
+  it('cannot come back through ensure_profile() with a still-valid token', async () => {
+    const u = await createUser();
+    await asService((tx) => tx`select private.clerk_delete_user(${`msg_${u}`}, ${u}, now())`);
+    expect(await owner()`select id from public.users where id = ${u}`).toEqual([]);
+    const err = await pgError(asUser(u, (tx) => tx`select * from public.ensure_profile()`));
+    expect(err.code).toBe('42501');
+    expect(await owner()`select id from public.users where id = ${u}`).toEqual([]);
+  });
+});
