@@ -5,7 +5,7 @@
 --
 -- Three users as the Clerk webhook would create them (the ids are made-up
 -- Clerk-shaped ids: sign in locally with tokens minted for them), a friendship,
--- a pending request, a direct chat, a group chat with a reply, and settings.
+-- a pending request, a direct chat and a group chat with a reply.
 -- =============================================================================
 
 insert into public.users (id, display_name, username, about) values
@@ -47,13 +47,5 @@ insert into public.messages (id, chat_id, sender_id, content, reply_to_id, creat
   ('00000000-0000-4000-8000-0000000e0003', '00000000-0000-4000-8000-00000000a001',
    'user_seedAlice0000000000000000', 'Trip plan: leave at 8, back by 6.', null, now() - interval '30 minutes');
 
--- Settings read by the edge functions (see the README's admin section).
-insert into public.admin_config (key, value, description) values
-  ('ai.rate_limit_per_minute', '20', 'AI requests a user may make per minute (ai-chat answers 429 above it).'),
-  ('ai.default_model', '"gpt-4o-mini"', 'Model used when a request names none (must exist in ai_models).'),
-  ('ai.context_token_budget', '4000', 'Tokens of recent chat history sent to the model as context.'),
-  ('credits.low_balance_threshold_micro_usd', '500000', 'Balance (micro-USD) below which the user gets one low-balance alert. 500000 = 0.50 USD.'),
-  ('credits.welcome_grant_micro_usd', '1000000', 'Credits (micro-USD) granted to every new user. 1000000 = 1.00 USD.'),
-  ('media.max_image_bytes', '10485760', 'Largest image upload media-sign allows, in bytes (10 MiB).'),
-  ('payments.allowed_redirect_urls', '["http://localhost:3000", "http://127.0.0.1:3000"]', 'Origins allowed as Stripe Checkout success and cancel URLs.')
-on conflict (key) do nothing;
+-- Settings: their defaults come from the migrations (admin_config); change them
+-- in Studio or with public.admin_set_config (see the README's admin section).

@@ -84,13 +84,13 @@ create trigger credit_wallets_set_updated_at before update on public.credit_wall
 -- -----------------------------------------------------------------------------
 -- Settings used here (editable in admin_config)
 -- -----------------------------------------------------------------------------
-insert into public.admin_config (key, value, description) values
+insert into public.admin_config (key, value, description, value_type, min_value, max_value) values
   ('credits.low_balance_threshold_micro_usd', '500000',
-   'Balance (micro-USD) below which the user gets one low-balance alert. 500000 = 0.50 USD.'),
+   'Balance (micro-USD) below which the user gets one low-balance alert. 500000 = 0.50 USD.', 'integer', 0, 1000000000),
   ('credits.welcome_grant_micro_usd', '1000000',
-   'Credits (micro-USD) granted to every new user. 1000000 = 1.00 USD. 0 disables the grant.'),
+   'Credits (micro-USD) granted to every new user. 1000000 = 1.00 USD. 0 disables the grant.', 'integer', 0, 100000000),
   ('credits.reservation_ttl_seconds', '300',
-   'How long an AI call may hold reserved credits before they are released automatically.')
+   'How long an AI call may hold reserved credits before they are released automatically.', 'integer', 10, 86400)
 on conflict (key) do nothing;
 
 /** Integer setting from admin_config, or `p_default` when missing or not a number. */

@@ -252,11 +252,11 @@ describe('admin_config', () => {
   });
 
   describe('as the service role (edge functions)', () => {
-    it('reads, inserts, updates (updated_by becomes null: no user) and deletes settings', async () => {
+    it('reads, inserts, updates (updated_by becomes service_role) and deletes settings', async () => {
       const k2 = `${key}.svc`;
       await asService((tx) => tx`insert into public.admin_config (key, value) values (${k2}, '"gpt-4o-mini"')`);
       const [r] = await asService((tx) => tx`update public.admin_config set value = '"deepseek-chat"' where key = ${k2} returning value, updated_by`);
-      expect(r).toEqual({ value: 'deepseek-chat', updated_by: null });
+      expect(r).toEqual({ value: 'deepseek-chat', updated_by: 'service_role' });
       await asService((tx) => tx`delete from public.admin_config where key = ${k2}`);
       expect(await owner()`select 1 from public.admin_config where key = ${k2}`).toEqual([]);
     });

@@ -10,13 +10,15 @@
  * transaction, so RLS policies and `auth.jwt()` see the same caller as through
  * the Data API:
  * - `asUser(claims, tx => …)`: role `authenticated` with the verified Clerk
- *   claims: for everything done on behalf of a user;
+ *   claims: for everything done on behalf of a user; a suspended account
+ *   (admin_suspend_user) is refused with 403 before `fn` runs;
  * - `asService(tx => …)`: role `service_role` (bypasses RLS): webhooks and
  *   what no user may do, through the private functions granted to it.
  * The connection's own role (postgres) is never used for requests; only
  * `readMeta` (health: migration status) runs as it, read-only.
  */
 import postgres from 'postgres';
+import { HttpError } from './errors.ts';
 
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
@@ -54,6 +56,12 @@ async function asRole<T>(url: string, role: 'authenticated' | 'service_role', cl
         set_config('role', ${role}, true),
         set_config('request.jwt.claims', ${JSON.stringify({ ...claims, role })}, true)
     `;
+    if (role === 'authenticated') {
+      // An admin-suspended account is refused by every policy and RPC; say so
+      // plainly (403) rather than letting empty results read as 404.
+      const [{ suspended }] = await tx<{ suspended: boolean }[]>`select private.caller_is_suspended() as suspended`;
+      if (suspended) throw new HttpError('forbidden', 'This account is suspended.', { reason: 'account_suspended' });
+    }
     return fn(tx);
   })) as T;
 }

@@ -1,0 +1,364 @@
+-- =============================================================================
+-- Administration: typed settings, suspension, and audited admin operations
+-- (seed 000 ADMIN_CONFIG; seeds 001 and 004 admin dashboards).
+--
+-- Admins are users whose Clerk public metadata marks them admin (synced into
+-- user_accounts.is_admin by clerk-webhook). They work in Supabase Studio (as
+-- `postgres`, no JWT) or call the operations below as RPCs with their Clerk
+-- token. Every operation writes an audit row; audit rows can be neither
+-- changed nor deleted, by anyone.
+--   * every admin_config change is audited (its values are typed and
+--     validated on write since the admin_config migration);
+--   * a suspended user is refused by every table (a restrictive policy), by
+--     every RPC (private.require_user_id) and by the edge functions;
+--   * grant/deduct credits go through the ledger (kind grant / adjustment).
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- Who is acting
+-- -----------------------------------------------------------------------------
+
+/**
+ * The acting admin for an operation: the caller's Clerk id when the request
+ * carries a JWT of an admin; 'studio:<session user>' for SQL run in Studio or
+ * psql as postgres/supabase_admin (no JWT). Anyone else: 42501.
+ */
+create or replace function private.require_admin()
+returns text
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_sub text := private.current_user_id();
+begin
+  if v_sub is not null then
+    if private.is_admin() then
+      return v_sub;
+    end if;
+  elsif session_user in ('postgres', 'supabase_admin') and coalesce((select auth.jwt()) ->> 'role', '') = '' then
+    return 'studio:' || session_user;
+  end if;
+  raise exception 'admin only' using errcode = '42501';
+end;
+$$;
+
+-- -----------------------------------------------------------------------------
+-- Audit log
+-- -----------------------------------------------------------------------------
+create table public.admin_audit_log (
+  id bigint generated always as identity primary key,
+  actor text not null,
+  action text not null check (action ~ '^[a-z][a-z_.]{1,63}$'),
+  target_user_id text,
+  target_id text,
+  reason text not null check (char_length(btrim(reason)) between 3 and 1000),
+  details jsonb not null default '{}'::jsonb,
+  created_at timestamptz not null default now()
+);
+comment on table public.admin_audit_log is
+  'Every admin operation: who (admin Clerk id or studio:<user>), what, on whom, why, when. Append-only for everyone.';
+comment on column public.admin_audit_log.actor is 'Clerk id of the admin, or studio:<db user> for SQL run in Studio.';
+comment on column public.admin_audit_log.action is 'credits.grant, credits.deduct, user.suspend, user.restore, message.delete, config.set.';
+comment on column public.admin_audit_log.target_user_id is 'The user acted on (no foreign key: the record outlives the account).';
+comment on column public.admin_audit_log.target_id is 'Other object acted on (message id, config key, ledger entry id).';
+
+create index admin_audit_log_target_user_id_idx on public.admin_audit_log (target_user_id, created_at desc);
+create index admin_audit_log_created_at_idx on public.admin_audit_log (created_at desc);
+
+/** Refuses UPDATE, DELETE and TRUNCATE on the audit log, whoever asks. */
+create or replace function private.audit_log_is_append_only()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  raise exception 'admin_audit_log is append-only' using errcode = '42501';
+end;
+$$;
+create trigger admin_audit_log_append_only before update or delete on public.admin_audit_log
+  for each row execute function private.audit_log_is_append_only();
+create trigger admin_audit_log_no_truncate before truncate on public.admin_audit_log
+  for each statement execute function private.audit_log_is_append_only();
+
+/** Writes one audit row; returns its id. Callers have already checked require_admin(). */
+create or replace function private.audit(
+  p_actor text, p_action text, p_target_user_id text, p_target_id text, p_reason text, p_details jsonb default '{}'::jsonb
+)
+returns bigint
+language sql
+security definer
+set search_path = ''
+as $$
+  insert into public.admin_audit_log (actor, action, target_user_id, target_id, reason, details)
+  values (p_actor, p_action, p_target_user_id, p_target_id, p_reason, coalesce(p_details, '{}'::jsonb))
+  returning id
+$$;
+
+grant select on public.admin_audit_log to authenticated;
+alter table public.admin_audit_log enable row level security;
+create policy "Admins can read the audit log"
+  on public.admin_audit_log for select to authenticated
+  using ((select private.is_admin()));
+
+-- -----------------------------------------------------------------------------
+-- Suspension
+-- -----------------------------------------------------------------------------
+alter table public.user_accounts
+  add column suspended_at timestamptz,
+  add column suspended_reason text;
+comment on column public.user_accounts.suspended_at is
+  'Set by an admin (suspend_user): the user''s token is refused by every table, RPC and function until restored.';
+
+/** True when the caller's account is suspended. */
+create or replace function private.caller_is_suspended()
+returns boolean
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select exists (
+    select 1 from public.user_accounts a
+    where a.user_id = private.current_user_id() and a.suspended_at is not null
+  )
+$$;
+grant execute on function private.caller_is_suspended() to authenticated, service_role;
+
+-- Every RPC starts with require_user_id(): refuse suspended callers there.
+create or replace function private.require_user_id()
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_id text := private.current_user_id();
+begin
+  if v_id is null then
+    raise exception 'not signed in'
+      using errcode = '42501', hint = 'Send a Clerk session token as the Authorization bearer.';
+  end if;
+  if private.caller_is_suspended() then
+    raise exception 'account suspended' using errcode = '42501';
+  end if;
+  return v_id;
+end;
+$$;
+
+-- One restrictive policy per table (ANDed with the permissive ones): a
+-- suspended user's token sees and changes nothing, in public and on Realtime.
+do $$
+declare
+  t record;
+begin
+  for t in
+    select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = 'public' and c.relkind in ('r', 'p')
+  loop
+    execute format(
+      'create policy "Suspended users are locked out" on public.%I as restrictive for all to authenticated '
+      'using (not (select private.caller_is_suspended())) with check (not (select private.caller_is_suspended()))',
+      t.relname);
+  end loop;
+end
+$$;
+
+create policy "Suspended users are locked out of Realtime"
+  on realtime.messages as restrictive for all to authenticated
+  using (not (select private.caller_is_suspended()))
+  with check (not (select private.caller_is_suspended()));
+
+-- -----------------------------------------------------------------------------
+-- Operations: RPCs for admins (Clerk token) and SQL for Studio
+-- -----------------------------------------------------------------------------
+
+/**
+ * Grants `p_amount_micro_usd` (> 0) credits to a user with a reason: a ledger
+ * entry of kind grant (source admin.grant) and an audit row. Returns the
+ * ledger entry id. Errors: 42501 not an admin; 22023 bad amount or reason;
+ * P0002 unknown user.
+ */
+create or replace function public.admin_grant_credits(p_user_id text, p_amount_micro_usd bigint, p_reason text)
+returns bigint
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_actor text := private.require_admin();
+  v_audit bigint;
+  v_entry public.credit_ledger;
+begin
+  if p_amount_micro_usd is null or p_amount_micro_usd <= 0 then
+    raise exception 'amount must be a positive number of micro-USD' using errcode = '22023';
+  end if;
+  perform private.assert_user_exists(p_user_id);
+  v_audit := private.audit(v_actor, 'credits.grant', p_user_id, null, p_reason,
+    jsonb_build_object('amount_micro_usd', p_amount_micro_usd));
+  v_entry := private.record_ledger_entry(p_user_id, 'grant', p_amount_micro_usd, 'admin.grant', v_audit::text,
+    left(p_reason, 500), jsonb_build_object('audit_id', v_audit, 'actor', v_actor));
+  return v_entry.id;
+end;
+$$;
+
+/**
+ * Deducts credits from a user with a reason (ledger kind adjustment, source
+ * admin.deduct), never below zero (PT402). Returns the ledger entry id.
+ * Errors: 42501 not an admin; 22023 bad amount or reason; P0002; PT402.
+ */
+create or replace function public.admin_deduct_credits(p_user_id text, p_amount_micro_usd bigint, p_reason text)
+returns bigint
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_actor text := private.require_admin();
+  v_audit bigint;
+  v_entry public.credit_ledger;
+begin
+  if p_amount_micro_usd is null or p_amount_micro_usd <= 0 then
+    raise exception 'amount must be a positive number of micro-USD' using errcode = '22023';
+  end if;
+  perform private.assert_user_exists(p_user_id);
+  v_audit := private.audit(v_actor, 'credits.deduct', p_user_id, null, p_reason,
+    jsonb_build_object('amount_micro_usd', p_amount_micro_usd));
+  v_entry := private.record_ledger_entry(p_user_id, 'adjustment', -p_amount_micro_usd, 'admin.deduct', v_audit::text,
+    left(p_reason, 500), jsonb_build_object('audit_id', v_audit, 'actor', v_actor));
+  return v_entry.id;
+end;
+$$;
+
+/**
+ * Suspends a user: every table, RPC, Realtime channel and edge function
+ * refuses their token until restore_user. Idempotent. Errors: 42501; P0002;
+ * 22023 suspending yourself.
+ */
+create or replace function public.admin_suspend_user(p_user_id text, p_reason text)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_actor text := private.require_admin();
+begin
+  if p_user_id = private.current_user_id() then
+    raise exception 'admins cannot suspend themselves' using errcode = '22023';
+  end if;
+  perform private.assert_user_exists(p_user_id);
+  perform private.audit(v_actor, 'user.suspend', p_user_id, null, p_reason);
+  update public.user_accounts a
+  set suspended_at = coalesce(a.suspended_at, now()), suspended_reason = p_reason
+  where a.user_id = p_user_id;
+end;
+$$;
+
+/** Lifts a suspension. Idempotent. Errors: 42501; P0002. */
+create or replace function public.admin_restore_user(p_user_id text, p_reason text)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_actor text := private.require_admin();
+begin
+  perform private.assert_user_exists(p_user_id);
+  perform private.audit(v_actor, 'user.restore', p_user_id, null, p_reason);
+  update public.user_accounts a set suspended_at = null, suspended_reason = null
+  where a.user_id = p_user_id;
+end;
+$$;
+
+/**
+ * Deletes a message for moderation (soft delete: content and media cleared,
+ * broadcast as UPDATE to the chat like a sender's delete), keeping who and
+ * why in the audit log. Errors: 42501; P0002 unknown message.
+ */
+create or replace function public.admin_delete_message(p_message_id uuid, p_reason text)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_actor text := private.require_admin();
+  v_msg public.messages;
+begin
+  select * into v_msg from public.messages m where m.id = p_message_id;
+  if not found then
+    raise exception 'message % not found', p_message_id using errcode = 'P0002';
+  end if;
+  perform private.audit(v_actor, 'message.delete', v_msg.sender_id, p_message_id::text, p_reason,
+    jsonb_build_object('chat_id', v_msg.chat_id));
+  if v_msg.deleted_at is null then
+    update public.messages m set deleted_at = now(),
+      metadata = m.metadata || jsonb_build_object('moderated', true)
+    where m.id = p_message_id;
+  end if;
+end;
+$$;
+
+/**
+ * AFTER UPDATE on admin_config: every change is audited (config.set), whether
+ * it comes from admin_set_config (its reason) or a direct edit in Studio or
+ * through the Data API (reason "direct edit").
+ */
+create or replace function private.audit_config_change()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if new.value is distinct from old.value then
+    perform private.audit(new.updated_by, 'config.set', null, new.key,
+      coalesce(nullif(current_setting('private.audit_reason', true), ''), 'direct edit'),
+      jsonb_build_object('old', old.value, 'new', new.value));
+  end if;
+  return null;
+end;
+$$;
+create trigger admin_config_audit after update on public.admin_config
+  for each row execute function private.audit_config_change();
+
+/**
+ * Changes a setting with a reason (validated against its type; audited by
+ * the trigger above). Errors: 42501; P0002 unknown key; 22023 invalid value.
+ */
+create or replace function public.admin_set_config(p_key text, p_value jsonb, p_reason text)
+returns public.admin_config
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_row public.admin_config;
+begin
+  perform private.require_admin();
+  if p_reason is null or char_length(btrim(p_reason)) < 3 then
+    raise exception 'a reason of at least 3 characters is required' using errcode = '22023';
+  end if;
+  perform set_config('private.audit_reason', p_reason, true);
+  update public.admin_config c set value = p_value where c.key = p_key returning * into v_row;
+  if not found then
+    raise exception 'unknown setting %', p_key using errcode = 'P0002';
+  end if;
+  perform set_config('private.audit_reason', '', true);
+  return v_row;
+end;
+$$;
+
+revoke execute on function
+  public.admin_grant_credits(text, bigint, text), public.admin_deduct_credits(text, bigint, text),
+  public.admin_suspend_user(text, text), public.admin_restore_user(text, text),
+  public.admin_delete_message(uuid, text), public.admin_set_config(text, jsonb, text)
+  from public, anon;
+grant execute on function
+  public.admin_grant_credits(text, bigint, text), public.admin_deduct_credits(text, bigint, text),
+  public.admin_suspend_user(text, text), public.admin_restore_user(text, text),
+  public.admin_delete_message(uuid, text), public.admin_set_config(text, jsonb, text)
+  to authenticated;
