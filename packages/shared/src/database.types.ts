@@ -5,16 +5,30 @@ export type Database = {
   
   "public": {
           Tables: {
-            "admin_config": {
+            "admin_audit_log": {
                   Row: {
-                    "description": string,"key": string,"updated_at": string,"updated_by": string | null,"value": NonNullable<Json>
+                    "action": string,"actor": string,"created_at": string,"details": NonNullable<Json>,"id": number,"reason": string,"target_id": string | null,"target_user_id": string | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "description"?: string,"key": string,"updated_at"?: string,"updated_by"?: string | null,"value": NonNullable<Json>
+                    "action": string,"actor": string,"created_at"?: string,"details"?: NonNullable<Json>,"id"?: never,"reason": string,"target_id"?: string | null,"target_user_id"?: string | null
                   }
                   Update: {
-                    "description"?: string,"key"?: string,"updated_at"?: string,"updated_by"?: string | null,"value"?: NonNullable<Json>
+                    "action"?: string,"actor"?: string,"created_at"?: string,"details"?: NonNullable<Json>,"id"?: never,"reason"?: string,"target_id"?: string | null,"target_user_id"?: string | null
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"admin_config": {
+                  Row: {
+                    "description": string,"key": string,"max_value": number | null,"min_value": number | null,"updated_at": string,"updated_by": string | null,"value": NonNullable<Json>,"value_type": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "description"?: string,"key": string,"max_value"?: number | null,"min_value"?: number | null,"updated_at"?: string,"updated_by"?: string | null,"value": NonNullable<Json>,"value_type"?: string
+                  }
+                  Update: {
+                    "description"?: string,"key"?: string,"max_value"?: number | null,"min_value"?: number | null,"updated_at"?: string,"updated_by"?: string | null,"value"?: NonNullable<Json>,"value_type"?: string
                   }
                   Relationships: [
                     
@@ -237,14 +251,14 @@ isOneToOne: false
                   ]
                 },"user_accounts": {
                   Row: {
-                    "auth_provider": string,"clerk_updated_at": string | null,"created_at": string,"email": string | null,"is_admin": boolean,"updated_at": string,"user_id": string
+                    "auth_provider": string,"clerk_updated_at": string | null,"created_at": string,"email": string | null,"is_admin": boolean,"suspended_at": string | null,"suspended_reason": string | null,"updated_at": string,"user_id": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"email"?: string | null,"is_admin"?: boolean,"updated_at"?: string,"user_id": string
+                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"email"?: string | null,"is_admin"?: boolean,"suspended_at"?: string | null,"suspended_reason"?: string | null,"updated_at"?: string,"user_id": string
                   }
                   Update: {
-                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"email"?: string | null,"is_admin"?: boolean,"updated_at"?: string,"user_id"?: string
+                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"email"?: string | null,"is_admin"?: boolean,"suspended_at"?: string | null,"suspended_reason"?: string | null,"updated_at"?: string,"user_id"?: string
                   }
                   Relationships: [
                     {
@@ -320,6 +334,38 @@ isOneToOne: true
         isOneToOne: true
         isSetofReturn: false
       } },
+"admin_deduct_credits":
+{ Args: { "p_amount_micro_usd": number,"p_reason": string,"p_user_id": string }; Returns: number
+                           },
+"admin_delete_message":
+{ Args: { "p_message_id": string,"p_reason": string }; Returns: undefined
+                           },
+"admin_grant_credits":
+{ Args: { "p_amount_micro_usd": number,"p_reason": string,"p_user_id": string }; Returns: number
+                           },
+"admin_restore_user":
+{ Args: { "p_reason": string,"p_user_id": string }; Returns: undefined
+                           },
+"admin_set_config":
+{ Args: { "p_key": string,"p_reason": string,"p_value": Json }; Returns: {
+              "description": string,
+"key": string,
+"max_value": number | null,
+"min_value": number | null,
+"updated_at": string,
+"updated_by": string | null,
+"value": NonNullable<Json>,
+"value_type": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "admin_config"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"admin_suspend_user":
+{ Args: { "p_reason": string,"p_user_id": string }; Returns: undefined
+                           },
 "block_user":
 { Args: { "p_user_id": string }; Returns: {
               "addressee_id": string,
