@@ -34,6 +34,10 @@ export const UserAccount = z.object({
   is_admin: z.boolean(),
   /** Clerk `updated_at` of the last applied webhook payload; null while only ensure_profile() created it. */
   clerk_updated_at: Timestamp.nullable(),
+  /** Set while an admin has suspended the account (admin_suspend_user); every table, RPC and function refuses it. */
+  suspended_at: Timestamp.nullable(),
+  /** The admin's reason for the suspension. */
+  suspended_reason: z.string().nullable(),
   created_at: Timestamp,
   updated_at: Timestamp,
 });

@@ -59,8 +59,8 @@ async function asRole<T>(url: string, role: 'authenticated' | 'service_role', cl
     if (role === 'authenticated') {
       // An admin-suspended account is refused by every policy and RPC; say so
       // plainly (403) rather than letting empty results read as 404.
-      const [{ suspended }] = await tx<{ suspended: boolean }[]>`select private.caller_is_suspended() as suspended`;
-      if (suspended) throw new HttpError('forbidden', 'This account is suspended.', { reason: 'account_suspended' });
+      const [row] = await tx<{ suspended: boolean }[]>`select private.caller_is_suspended() as suspended`;
+      if (row?.suspended) throw new HttpError('forbidden', 'This account is suspended.', { reason: 'account_suspended' });
     }
     return fn(tx);
   })) as T;
