@@ -35,6 +35,11 @@
  * Without real Clerk keys, a local Clerk stand-in (stack/clerk-standin.mjs)
  * provides CLERK_JWT_KEY, CLERK_ISSUER, CLERK_AUTHORIZED_PARTIES and
  * CLERK_WEBHOOK_SECRET, and LOCAL_STANDINS=clerk tells health so.
+ * Without OPENAI_API_KEY / DEEPSEEK_API_KEY (and unless `aiStandins: false`,
+ * the default with `envFile: false`, as in tests, which start their own), a
+ * local OpenAI-compatible stand-in per provider (stack/standins/openai.mjs)
+ * provides the key and OPENAI_BASE_URL / DEEPSEEK_BASE_URL, and
+ * LOCAL_STANDINS lists openai / deepseek.
  *
  * Logs: <logDir>/functions/<name>.log (each function's stdout and stderr).
  * A Deno process whose parent disappears exits (its stdin closes), so no
@@ -166,10 +171,12 @@ async function tail(file, lines = 30) {
  *   onStep?: (label: string) => void,
  *   env?: Record<string, string>,
  *   envFile?: string | false,
+ *   aiStandins?: boolean,
  *   readyTimeoutMs?: number,
  *   functionsDir?: string,
  *   configFile?: string,
- * }} opts `env` overrides everything (tests); `envFile: false` reads no .env.
+ * }} opts `env` overrides everything (tests); `envFile: false` reads no .env;
+ *   `aiStandins` (default: true unless `envFile: false`) serves OpenAI/DeepSeek locally when their keys are missing.
  * @returns {Promise<{ url: string, summary: string[], env: Record<string, string>, workers: () => { name: string, pid: number | null, port: number }[], stop: () => Promise<void> }>}
  */
 export async function startFunctions({
@@ -179,6 +186,7 @@ export async function startFunctions({
   onStep = () => {},
   env = {},
   envFile = path.join(FUNCTIONS_DIR, '.env'),
+  aiStandins = envFile !== false,
   readyTimeoutMs = 120_000,
   functionsDir = FUNCTIONS_DIR,
   configFile = CONFIG_FILE,
@@ -225,6 +233,25 @@ export async function startFunctions({
   } else {
     summary.push(`Clerk: ${secrets.CLERK_JWT_KEY ? 'CLERK_JWT_KEY (networkless)' : 'CLERK_SECRET_KEY (JWKS from Clerk)'}`);
   }
+  // AI providers without a key: a local OpenAI-compatible stand-in each (canned answers, counted usage).
+  const aiServers = [];
+  if (aiStandins && !(secrets.OPENAI_API_KEY && secrets.DEEPSEEK_API_KEY)) {
+    const { startOpenAIStandin } = await import('./standins/openai.mjs');
+    for (const [provider, label, keyVar, urlVar] of [
+      ['openai', 'OpenAI', 'OPENAI_API_KEY', 'OPENAI_BASE_URL'],
+      ['deepseek', 'DeepSeek', 'DEEPSEEK_API_KEY', 'DEEPSEEK_BASE_URL'],
+    ]) {
+      if (secrets[keyVar]) continue;
+      const apiKey = `sk-local-${provider}-standin`;
+      const server = await startOpenAIStandin({ flavor: provider, apiKey });
+      aiServers.push(server);
+      secrets[keyVar] = apiKey;
+      secrets[urlVar] = server.url;
+      standins.push(provider);
+      summary.push(`${label}: LOCAL STAND-IN (no ${keyVar}) at ${server.url}: canned answers, token usage counted like the real API`);
+    }
+  }
+  const stopAiServers = () => Promise.all(aiServers.map((s) => s.stop()));
   if (standins.length) secrets.LOCAL_STANDINS = [...new Set([...(secrets.LOCAL_STANDINS ?? '').split(',').filter(Boolean), ...standins])].join(',');
 
   // SUPABASE_JWKS as the CLI builds it: the third-party (Clerk) keys the gateway accepts.
@@ -346,6 +373,7 @@ export async function startFunctions({
     await Promise.all([...workers.values()].map((w) => ensureWorker(w)));
   } catch (e) {
     await stopWorkers();
+    await stopAiServers();
     throw e;
   }
 
@@ -422,6 +450,7 @@ export async function startFunctions({
   } catch (e) {
     agent.destroy();
     await stopWorkers();
+    await stopAiServers();
     throw e;
   }
 
@@ -447,6 +476,7 @@ export async function startFunctions({
       });
       agent.destroy();
       await stopWorkers();
+      await stopAiServers();
     },
   };
 }
