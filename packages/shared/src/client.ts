@@ -14,7 +14,9 @@
  * ```
  */
 import { z } from 'zod';
+import { streamAiChat } from './ai-chat-stream.ts';
 import { ErrorBody, type ErrorCode } from './errors.ts';
+import { AiChatResult, type AiChatRequestInput } from './functions/ai-chat.ts';
 import { HealthResponse } from './functions/health.ts';
 import { MeResponse } from './functions/me.ts';
 
@@ -118,6 +120,11 @@ export function createFunctionsClient(options: FunctionsClientOptions) {
       invoke('health', { method: 'GET', response: HealthResponse, okStatuses: [200, 503], auth: false, signal }),
     /** `me`: the caller's profile and account, created from the token if the Clerk webhook has not arrived yet. */
     me: (signal?: AbortSignal) => invoke('me', { method: 'GET', response: MeResponse, signal }),
+    /** `ai-chat` without streaming: the whole answer once it is stored and charged (`AiChatResult`). */
+    aiChat: (body: AiChatRequestInput, signal?: AbortSignal) =>
+      invoke('ai-chat', { method: 'POST', body: { ...body, stream: false }, response: AiChatResult, signal }),
+    /** `ai-chat` streamed: yields `start`, `delta`… and `done` events (see ai-chat-stream.ts). */
+    aiChatStream: (body: AiChatRequestInput, signal?: AbortSignal) => streamAiChat(options, body, signal),
   };
 }
 

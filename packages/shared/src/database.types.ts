@@ -33,6 +33,58 @@ export type Database = {
                   Relationships: [
                     
                   ]
+                },"ai_interactions": {
+                  Row: {
+                    "answer_message_id": string | null,"cached_input_micro_usd_per_mtok": number | null,"cached_prompt_tokens": number | null,"charged_micro_usd": number | null,"chat_id": string | null,"client_disconnected": boolean,"completion_tokens": number | null,"context_messages": number,"cost_micro_usd": number | null,"created_at": string,"error": string | null,"error_code": string | null,"estimated_prompt_tokens": number,"finish_reason": string | null,"finished_at": string | null,"id": string,"input_micro_usd_per_mtok": number,"latency_ms": number | null,"max_output_tokens": number,"model": string,"output_micro_usd_per_mtok": number,"prompt_message_id": string | null,"prompt_tokens": number | null,"provider": Database["public"]['Enums']["ai_provider"],"provider_response_id": string | null,"request_id": string | null,"reservation_id": string | null,"reserved_micro_usd": number,"status": Database["public"]['Enums']["ai_interaction_status"],"stream": boolean,"time_to_first_token_ms": number | null,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "answer_message_id"?: string | null,"cached_input_micro_usd_per_mtok"?: number | null,"cached_prompt_tokens"?: number | null,"charged_micro_usd"?: number | null,"chat_id"?: string | null,"client_disconnected"?: boolean,"completion_tokens"?: number | null,"context_messages"?: number,"cost_micro_usd"?: number | null,"created_at"?: string,"error"?: string | null,"error_code"?: string | null,"estimated_prompt_tokens": number,"finish_reason"?: string | null,"finished_at"?: string | null,"id"?: string,"input_micro_usd_per_mtok": number,"latency_ms"?: number | null,"max_output_tokens": number,"model": string,"output_micro_usd_per_mtok": number,"prompt_message_id"?: string | null,"prompt_tokens"?: number | null,"provider": Database["public"]['Enums']["ai_provider"],"provider_response_id"?: string | null,"request_id"?: string | null,"reservation_id"?: string | null,"reserved_micro_usd"?: number,"status"?: Database["public"]['Enums']["ai_interaction_status"],"stream": boolean,"time_to_first_token_ms"?: number | null,"user_id": string
+                  }
+                  Update: {
+                    "answer_message_id"?: string | null,"cached_input_micro_usd_per_mtok"?: number | null,"cached_prompt_tokens"?: number | null,"charged_micro_usd"?: number | null,"chat_id"?: string | null,"client_disconnected"?: boolean,"completion_tokens"?: number | null,"context_messages"?: number,"cost_micro_usd"?: number | null,"created_at"?: string,"error"?: string | null,"error_code"?: string | null,"estimated_prompt_tokens"?: number,"finish_reason"?: string | null,"finished_at"?: string | null,"id"?: string,"input_micro_usd_per_mtok"?: number,"latency_ms"?: number | null,"max_output_tokens"?: number,"model"?: string,"output_micro_usd_per_mtok"?: number,"prompt_message_id"?: string | null,"prompt_tokens"?: number | null,"provider"?: Database["public"]['Enums']["ai_provider"],"provider_response_id"?: string | null,"request_id"?: string | null,"reservation_id"?: string | null,"reserved_micro_usd"?: number,"status"?: Database["public"]['Enums']["ai_interaction_status"],"stream"?: boolean,"time_to_first_token_ms"?: number | null,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "ai_interactions_answer_message_id_fkey"
+      columns: ["answer_message_id"]
+isOneToOne: false
+      referencedRelation: "messages"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "ai_interactions_chat_id_fkey"
+      columns: ["chat_id"]
+isOneToOne: false
+      referencedRelation: "chats"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "ai_interactions_prompt_message_id_fkey"
+      columns: ["prompt_message_id"]
+isOneToOne: false
+      referencedRelation: "messages"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "ai_interactions_reservation_id_fkey"
+      columns: ["reservation_id"]
+isOneToOne: false
+      referencedRelation: "credit_reservations"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"ai_models": {
+                  Row: {
+                    "cached_input_micro_usd_per_mtok": number | null,"context_window": number,"created_at": string,"display_name": string,"enabled": boolean,"id": string,"input_micro_usd_per_mtok": number,"is_default": boolean,"max_output_tokens": number,"output_micro_usd_per_mtok": number,"price_source": string,"provider": Database["public"]['Enums']["ai_provider"],"request_options": NonNullable<Json>,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "cached_input_micro_usd_per_mtok"?: number | null,"context_window": number,"created_at"?: string,"display_name": string,"enabled"?: boolean,"id": string,"input_micro_usd_per_mtok": number,"is_default"?: boolean,"max_output_tokens": number,"output_micro_usd_per_mtok": number,"price_source"?: string,"provider": Database["public"]['Enums']["ai_provider"],"request_options"?: NonNullable<Json>,"updated_at"?: string
+                  }
+                  Update: {
+                    "cached_input_micro_usd_per_mtok"?: number | null,"context_window"?: number,"created_at"?: string,"display_name"?: string,"enabled"?: boolean,"id"?: string,"input_micro_usd_per_mtok"?: number,"is_default"?: boolean,"max_output_tokens"?: number,"output_micro_usd_per_mtok"?: number,"price_source"?: string,"provider"?: Database["public"]['Enums']["ai_provider"],"request_options"?: NonNullable<Json>,"updated_at"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
                 },"chat_members": {
                   Row: {
                     "chat_id": string,"joined_at": string,"last_read_at": string | null,"last_read_message_id": string | null,"role": Database["public"]['Enums']["chat_member_role"],"user_id": string
@@ -589,7 +641,7 @@ isOneToOne: true
                            }
           }
           Enums: {
-            "chat_kind": "direct"|"group"|"assistant","chat_member_role": "owner"|"admin"|"member","friend_status": "pending"|"accepted"|"declined"|"blocked","ledger_entry_kind": "topup"|"ai_usage"|"refund"|"grant"|"adjustment","message_kind": "text"|"image"|"file"|"ai"|"system","reservation_status": "held"|"settled"|"released"|"expired"
+            "ai_interaction_status": "pending"|"succeeded"|"failed"|"aborted"|"refused","ai_provider": "openai"|"deepseek","chat_kind": "direct"|"group"|"assistant","chat_member_role": "owner"|"admin"|"member","friend_status": "pending"|"accepted"|"declined"|"blocked","ledger_entry_kind": "topup"|"ai_usage"|"refund"|"grant"|"adjustment","message_kind": "text"|"image"|"file"|"ai"|"system","reservation_status": "held"|"settled"|"released"|"expired"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -705,7 +757,7 @@ export type CompositeTypes<
 export const Constants = {
   "public": {
           Enums: {
-            "chat_kind": ["direct", "group", "assistant"],"chat_member_role": ["owner", "admin", "member"],"friend_status": ["pending", "accepted", "declined", "blocked"],"ledger_entry_kind": ["topup", "ai_usage", "refund", "grant", "adjustment"],"message_kind": ["text", "image", "file", "ai", "system"],"reservation_status": ["held", "settled", "released", "expired"]
+            "ai_interaction_status": ["pending", "succeeded", "failed", "aborted", "refused"],"ai_provider": ["openai", "deepseek"],"chat_kind": ["direct", "group", "assistant"],"chat_member_role": ["owner", "admin", "member"],"friend_status": ["pending", "accepted", "declined", "blocked"],"ledger_entry_kind": ["topup", "ai_usage", "refund", "grant", "adjustment"],"message_kind": ["text", "image", "file", "ai", "system"],"reservation_status": ["held", "settled", "released", "expired"]
           }
         }
 } as const

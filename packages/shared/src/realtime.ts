@@ -47,6 +47,13 @@ export const ReadReceiptPayload = z.object({
 });
 export type ReadReceiptPayload = z.infer<typeof ReadReceiptPayload>;
 
+/**
+ * `chat:<chat_id>` event `chat_updated`: the chat's title changed (an untitled
+ * assistant chat is named after its first AI exchange, 20261122120000_ai.sql).
+ */
+export const ChatUpdatedPayload = z.object({ ...broadcastId, chat_id: Uuid, title: z.string().nullable() });
+export type ChatUpdatedPayload = z.infer<typeof ChatUpdatedPayload>;
+
 /** `user:<user_id>` event `notification`: a row inserted in public.notifications (20261122080200_notifications.sql). */
 export const NotificationPayload = z.object({
   /** The notification's id (so realtime.send adds none). */
@@ -85,6 +92,7 @@ export const ChatChannelEvents = {
   UPDATE: MessageChangePayload,
   DELETE: MessageChangePayload,
   read: ReadReceiptPayload,
+  chat_updated: ChatUpdatedPayload,
 } as const;
 
 /** Every event on `user:<user_id>`, by event name. */

@@ -1,0 +1,166 @@
+/**
+ * ai-chat's database work, each step one transaction:
+ * - `loadConversation` as the caller (role authenticated, RLS): the chat (only
+ *   visible to members), the model (only enabled ones), the caller's name and
+ *   the recent history;
+ * - `startInteraction`, `finishInteraction`, `failInteraction` as the
+ *   service role, through the private functions of
+ *   20261122120000_ai.sql (rate limits, reservation, settlement, storing).
+ * postgres.js returns bigint columns as strings: amounts are converted with
+ * Number() (micro-USD amounts stay far below 2^53).
+ */
+import type { AiChatRequest, AiProvider, AiUsage } from '@chat-with-me/shared';
+import { z } from 'zod';
+import type { Tx } from '../_shared/db.ts';
+import { HttpError, isPgError } from '../_shared/errors.ts';
+import { type HistoryMessage, MAX_HISTORY_MESSAGES } from './context.ts';
+
+export interface ModelRow {
+  id: string;
+  provider: AiProvider;
+  max_output_tokens: number;
+  context_window: number;
+  request_options: unknown;
+}
+
+export interface Conversation {
+  chat: { id: string; kind: 'direct' | 'group' | 'assistant' } | null;
+  model: ModelRow | null;
+  callerName: string;
+  history: HistoryMessage[];
+}
+
+/** As the caller: what they may see of the chat and the models (nothing when not a member). */
+export async function loadConversation(tx: Tx, userId: string, body: AiChatRequest): Promise<Conversation> {
+  const [chat] = await tx<{ id: string; kind: 'direct' | 'group' | 'assistant' }[]>`
+    select c.id, c.kind from public.chats c where c.id = ${body.chat_id}`;
+  if (!chat) return { chat: null, model: null, callerName: '', history: [] };
+  const [model] = body.model
+    ? await tx<ModelRow[]>`
+        select m.id, m.provider, m.max_output_tokens, m.context_window, m.request_options
+        from public.ai_models m where m.id = ${body.model} and m.enabled`
+    : await tx<ModelRow[]>`
+        select m.id, m.provider, m.max_output_tokens, m.context_window, m.request_options
+        from public.ai_models m where m.is_default and m.enabled`;
+  const [me] = await tx<{ display_name: string }[]>`select u.display_name from public.users u where u.id = ${userId}`;
+  const history = await tx<HistoryMessage[]>`
+    select m.kind, m.sender_id, u.display_name as sender_name, m.content
+    from public.messages m left join public.users u on u.id = m.sender_id
+    where m.chat_id = ${chat.id} and m.deleted_at is null
+    order by m.created_at desc, m.id desc
+    limit ${MAX_HISTORY_MESSAGES}`;
+  return { chat, model: model ?? null, callerName: me?.display_name ?? '', history: [...history] };
+}
+
+/** An ai_interactions row as ai-chat uses it (amounts as numbers). */
+export interface Interaction {
+  id: string;
+  status: 'pending' | 'succeeded' | 'failed' | 'aborted' | 'refused';
+  provider: AiProvider;
+  model: string;
+  chat_id: string | null;
+  estimated_prompt_tokens: number;
+  context_messages: number;
+  max_output_tokens: number;
+  reserved_micro_usd: number;
+  cost_micro_usd: number | null;
+  charged_micro_usd: number | null;
+  prompt_message_id: string | null;
+  answer_message_id: string | null;
+  error_code: string | null;
+  error: string | null;
+}
+
+function toInteraction(r: Record<string, unknown>): Interaction {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    id: String(r.id),
+    status: r.status as Interaction['status'],
+    provider: r.provider as AiProvider,
+    model: String(r.model),
+    chat_id: (r.chat_id as string | null) ?? null,
+    estimated_prompt_tokens: Number(r.estimated_prompt_tokens),
+    context_messages: Number(r.context_messages),
+    max_output_tokens: Number(r.max_output_tokens),
+    reserved_micro_usd: Number(r.reserved_micro_usd),
+    cost_micro_usd: num(r.cost_micro_usd),
+    charged_micro_usd: num(r.charged_micro_usd),
+    prompt_message_id: (r.prompt_message_id as string | null) ?? null,
+    answer_message_id: (r.answer_message_id as string | null) ?? null,
+    error_code: (r.error_code as string | null) ?? null,
+    error: (r.error as string | null) ?? null,
+  };
+}
+
+const RateLimitDetail = z.object({
+  retry_after_seconds: z.number().int().positive(),
+  window: z.enum(['minute', 'day']),
+  limit: z.number().int().nonnegative(),
+});
+
+/**
+ * private.start_ai_interaction: rate limits, the pending row and the credit
+ * reservation. Errors: 429 rate_limited with Retry-After (PT429); 402
+ * insufficient_credits when the reservation does not fit (the row stays as
+ * `refused`); the rest mapped by SQLSTATE (404 not a member, 403 blocked).
+ */
+export async function startInteraction(
+  tx: Tx,
+  a: { userId: string; chatId: string; modelId: string; promptTokens: number; contextMessages: number; stream: boolean; requestId: string },
+): Promise<Interaction> {
+  let row: Record<string, unknown> | undefined;
+  try {
+    [row] = await tx`
+      select * from private.start_ai_interaction(${a.userId}, ${a.chatId}, ${a.modelId}, ${a.promptTokens},
+                                                 ${a.contextMessages}, ${a.stream}, ${a.requestId})`;
+  } catch (e) {
+    if (isPgError(e) && e.code === 'PT429') {
+      let detail: z.infer<typeof RateLimitDetail> | undefined;
+      try {
+        detail = RateLimitDetail.parse(JSON.parse(e.detail ?? ''));
+      } catch {
+        detail = undefined;
+      }
+      const retry = detail?.retry_after_seconds ?? 60;
+      throw new HttpError('rate_limited', `too many AI requests: ${e.message.replace(/^rate limit reached: /, '')}; retry in ${retry} s`,
+        detail ?? { retry_after_seconds: retry }, { 'retry-after': String(retry) });
+    }
+    throw e;
+  }
+  const interaction = toInteraction(row!);
+  if (interaction.status === 'refused') {
+    throw new HttpError('insufficient_credits', `not enough AI credits for this call (${interaction.error ?? 'insufficient credits'}); top up and retry`, {
+      interaction_id: interaction.id,
+    });
+  }
+  return interaction;
+}
+
+/** private.finish_ai_interaction (settle, store, title) and the chat's title afterwards. */
+export async function finishInteraction(
+  tx: Tx,
+  a: {
+    id: string;
+    chatId: string;
+    prompt: string;
+    answer: string;
+    usage: AiUsage;
+    finishReason: string | null;
+    latencyMs: number;
+    ttftMs: number | null;
+    clientDisconnected: boolean;
+    providerResponseId: string | null;
+  },
+): Promise<{ interaction: Interaction; chatTitle: string | null }> {
+  const [row] = await tx`
+    select * from private.finish_ai_interaction(${a.id}, ${a.prompt}, ${a.answer}, ${a.usage.prompt_tokens},
+      ${a.usage.cached_prompt_tokens}, ${a.usage.completion_tokens}, ${a.finishReason}, ${a.latencyMs}, ${a.ttftMs},
+      ${a.clientDisconnected}, ${a.providerResponseId})`;
+  const [chat] = await tx<{ title: string | null }[]>`select c.title from public.chats c where c.id = ${a.chatId}`;
+  return { interaction: toInteraction(row!), chatTitle: chat?.title ?? null };
+}
+
+/** private.fail_ai_interaction: release the reservation, mark the row failed. */
+export async function failInteraction(tx: Tx, a: { id: string; code: string; error: string; latencyMs: number | null; ttftMs: number | null }) {
+  await tx`select 1 from private.fail_ai_interaction(${a.id}, ${a.code}, ${a.error}, ${a.latencyMs}, ${a.ttftMs})`;
+}
