@@ -19,6 +19,7 @@ import { ErrorBody, type ErrorCode } from './errors.ts';
 import { AiChatResult, type AiChatRequestInput } from './functions/ai-chat.ts';
 import { HealthResponse } from './functions/health.ts';
 import { MeResponse } from './functions/me.ts';
+import { type PaymentsCheckoutRequest, PaymentsCheckoutResponse } from './functions/payments.ts';
 
 export interface FunctionsClientOptions {
   /** Base URL of the functions, without a trailing slash: `https://<ref>.supabase.co/functions/v1`. */
@@ -125,6 +126,12 @@ export function createFunctionsClient(options: FunctionsClientOptions) {
       invoke('ai-chat', { method: 'POST', body: { ...body, stream: false }, response: AiChatResult, signal }),
     /** `ai-chat` streamed: yields `start`, `delta`… and `done` events (see ai-chat-stream.ts). */
     aiChatStream: (body: AiChatRequestInput, signal?: AbortSignal) => streamAiChat(options, body, signal),
+    /**
+     * `payments-checkout`: a Stripe Checkout Session for a credit pack; send the user to `checkout_url`.
+     * The wallet is credited by stripe-webhook once Stripe says paid (`topup_succeeded` on `user:<id>`).
+     */
+    paymentsCheckout: (body: PaymentsCheckoutRequest, signal?: AbortSignal) =>
+      invoke('payments-checkout', { method: 'POST', body, response: PaymentsCheckoutResponse, signal }),
   };
 }
 

@@ -157,6 +157,20 @@ isOneToOne: false
                   Relationships: [
                     
                   ]
+                },"credit_packs": {
+                  Row: {
+                    "active": boolean,"created_at": string,"credits_micro_usd": number,"currency": string,"description": string,"id": string,"name": string,"price_minor": number,"sort_order": number,"stripe_price_id": string | null,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "active"?: boolean,"created_at"?: string,"credits_micro_usd": number,"currency": string,"description"?: string,"id"?: string,"name": string,"price_minor": number,"sort_order"?: number,"stripe_price_id"?: string | null,"updated_at"?: string
+                  }
+                  Update: {
+                    "active"?: boolean,"created_at"?: string,"credits_micro_usd"?: number,"currency"?: string,"description"?: string,"id"?: string,"name"?: string,"price_minor"?: number,"sort_order"?: number,"stripe_price_id"?: string | null,"updated_at"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
                 },"credit_reservations": {
                   Row: {
                     "amount_micro_usd": number,"created_at": string,"expires_at": string,"finished_at": string | null,"id": string,"purpose": string,"reference": string | null,"settled_micro_usd": number | null,"status": Database["public"]['Enums']["reservation_status"],"user_id": string
@@ -300,6 +314,40 @@ isOneToOne: false
       referencedRelation: "users"
       referencedColumns: ["id"]
     }
+                  ]
+                },"payments": {
+                  Row: {
+                    "amount_minor": number,"amount_refunded_minor": number,"created_at": string,"credits_micro_usd": number,"credits_refunded_micro_usd": number,"credits_unrecovered_micro_usd": number,"currency": string,"expired_at": string | null,"failed_at": string | null,"id": string,"pack_id": string,"paid_at": string | null,"refunded_at": string | null,"status": Database["public"]['Enums']["payment_status"],"stripe_checkout_session_id": string,"stripe_payment_intent_id": string | null,"updated_at": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "amount_minor": number,"amount_refunded_minor"?: number,"created_at"?: string,"credits_micro_usd": number,"credits_refunded_micro_usd"?: number,"credits_unrecovered_micro_usd"?: number,"currency": string,"expired_at"?: string | null,"failed_at"?: string | null,"id"?: string,"pack_id": string,"paid_at"?: string | null,"refunded_at"?: string | null,"status"?: Database["public"]['Enums']["payment_status"],"stripe_checkout_session_id": string,"stripe_payment_intent_id"?: string | null,"updated_at"?: string,"user_id": string
+                  }
+                  Update: {
+                    "amount_minor"?: number,"amount_refunded_minor"?: number,"created_at"?: string,"credits_micro_usd"?: number,"credits_refunded_micro_usd"?: number,"credits_unrecovered_micro_usd"?: number,"currency"?: string,"expired_at"?: string | null,"failed_at"?: string | null,"id"?: string,"pack_id"?: string,"paid_at"?: string | null,"refunded_at"?: string | null,"status"?: Database["public"]['Enums']["payment_status"],"stripe_checkout_session_id"?: string,"stripe_payment_intent_id"?: string | null,"updated_at"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "payments_pack_id_fkey"
+      columns: ["pack_id"]
+isOneToOne: false
+      referencedRelation: "credit_packs"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"stripe_charge_refunds": {
+                  Row: {
+                    "amount_minor": number,"amount_refunded_minor": number,"charge_id": string,"created_at": string,"currency": string,"last_event_id": string,"payment_intent_id": string,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "amount_minor": number,"amount_refunded_minor": number,"charge_id": string,"created_at"?: string,"currency": string,"last_event_id": string,"payment_intent_id": string,"updated_at"?: string
+                  }
+                  Update: {
+                    "amount_minor"?: number,"amount_refunded_minor"?: number,"charge_id"?: string,"created_at"?: string,"currency"?: string,"last_event_id"?: string,"payment_intent_id"?: string,"updated_at"?: string
+                  }
+                  Relationships: [
+                    
                   ]
                 },"user_accounts": {
                   Row: {
@@ -641,7 +689,7 @@ isOneToOne: true
                            }
           }
           Enums: {
-            "ai_interaction_status": "pending"|"succeeded"|"failed"|"aborted"|"refused","ai_provider": "openai"|"deepseek","chat_kind": "direct"|"group"|"assistant","chat_member_role": "owner"|"admin"|"member","friend_status": "pending"|"accepted"|"declined"|"blocked","ledger_entry_kind": "topup"|"ai_usage"|"refund"|"grant"|"adjustment","message_kind": "text"|"image"|"file"|"ai"|"system","reservation_status": "held"|"settled"|"released"|"expired"
+            "ai_interaction_status": "pending"|"succeeded"|"failed"|"aborted"|"refused","ai_provider": "openai"|"deepseek","chat_kind": "direct"|"group"|"assistant","chat_member_role": "owner"|"admin"|"member","friend_status": "pending"|"accepted"|"declined"|"blocked","ledger_entry_kind": "topup"|"ai_usage"|"refund"|"grant"|"adjustment","message_kind": "text"|"image"|"file"|"ai"|"system","payment_status": "pending"|"paid"|"failed"|"expired"|"refunded"|"partially_refunded","reservation_status": "held"|"settled"|"released"|"expired"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -757,7 +805,7 @@ export type CompositeTypes<
 export const Constants = {
   "public": {
           Enums: {
-            "ai_interaction_status": ["pending", "succeeded", "failed", "aborted", "refused"],"ai_provider": ["openai", "deepseek"],"chat_kind": ["direct", "group", "assistant"],"chat_member_role": ["owner", "admin", "member"],"friend_status": ["pending", "accepted", "declined", "blocked"],"ledger_entry_kind": ["topup", "ai_usage", "refund", "grant", "adjustment"],"message_kind": ["text", "image", "file", "ai", "system"],"reservation_status": ["held", "settled", "released", "expired"]
+            "ai_interaction_status": ["pending", "succeeded", "failed", "aborted", "refused"],"ai_provider": ["openai", "deepseek"],"chat_kind": ["direct", "group", "assistant"],"chat_member_role": ["owner", "admin", "member"],"friend_status": ["pending", "accepted", "declined", "blocked"],"ledger_entry_kind": ["topup", "ai_usage", "refund", "grant", "adjustment"],"message_kind": ["text", "image", "file", "ai", "system"],"payment_status": ["pending", "paid", "failed", "expired", "refunded", "partially_refunded"],"reservation_status": ["held", "settled", "released", "expired"]
           }
         }
 } as const

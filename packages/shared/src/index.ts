@@ -20,4 +20,6 @@ export * from './functions/clerk-webhook.ts';
 export * from './functions/ai-chat.ts';
 export * from './sse.ts';
 export * from './ai-chat-stream.ts';
+export * from './functions/payments.ts';
+export * from './functions/stripe-webhook.ts';
 export * from './client.ts';

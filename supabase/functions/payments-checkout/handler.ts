@@ -1,0 +1,158 @@
+/**
+ * payments-checkout: POST `{pack_id, success_url, cancel_url, idempotency_key?}`
+ * with a Clerk session token → a Stripe Checkout Session for the pack and a
+ * pending payment (@chat-with-me/shared `PaymentsCheckoutRequest` →
+ * `PaymentsCheckoutResponse`).
+ *
+ * 1. Verify the caller; parse the body with the shared schema.
+ * 2. As the user (RLS): ensure_profile() (the wallet credited later needs the
+ *    profile), then the pack, which must be active (404 otherwise).
+ * 3. success_url and cancel_url must be on an origin of admin_config
+ *    `payments.allowed_redirect_urls`, read fresh (400 otherwise; 503 if it is
+ *    unset or invalid): see redirects.ts.
+ * 4. Create the session with the real SDK
+ *    (https://docs.stripe.com/api/checkout/sessions/create): mode `payment`,
+ *    one line item (the pack's Stripe Price if set, else `price_data` from the
+ *    pack: currency, unit_amount in minor units, product name),
+ *    client_reference_id = the Clerk user id, metadata {user_id, pack_id,
+ *    credits_micro_usd} on the session and on its PaymentIntent, and an
+ *    idempotency key (https://docs.stripe.com/api/idempotent_requests):
+ *    `payments-checkout:<user id>:<idempotency_key>` when the client sends one
+ *    (its retries get the same session), else a fresh uuid (the SDK's own
+ *    network retries reuse it). Stripe errors → 502 (409 for a key reused with
+ *    another body).
+ * 5. Record the pending payment as the service role
+ *    (private.create_pending_payment, idempotent by session id).
+ * Nothing is credited here: stripe-webhook does it when Stripe says paid.
+ */
+import { PaymentsCheckoutRequest, PaymentsCheckoutResponse } from '@chat-with-me/shared';
+import { z } from 'zod';
+import { clerkSessionEnv, requireClerkKey, requireUser } from '../_shared/auth.ts';
+import { database } from '../_shared/db.ts';
+import { platformEnv } from '../_shared/env.ts';
+import { HttpError } from '../_shared/errors.ts';
+import { defineFunction, json, readJson } from '../_shared/http.ts';
+import { type Stripe, refineStripeApiBase, stripeApiEnv, stripeClient, stripeError } from '../_shared/stripe.ts';
+import { isAllowedRedirect, parseAllowList } from './redirects.ts';
+
+const Env = z
+  .object({ ...platformEnv, ...clerkSessionEnv, ...stripeApiEnv })
+  .superRefine(requireClerkKey)
+  .superRefine(refineStripeApiBase);
+
+interface PackRow {
+  id: string;
+  name: string;
+  description: string;
+  price_minor: string;
+  currency: string;
+  credits_micro_usd: string;
+  stripe_price_id: string | null;
+}
+
+/** A bigint column (postgres.js returns int8 as a string) as a safe JS integer. */
+function int(value: string | number, what: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`${what} is not a safe integer`);
+  return n;
+}
+
+export const handler = defineFunction({ name: 'payments-checkout', methods: ['POST'], env: Env }, async (req, { env, log }) => {
+  const user = await requireUser(req, env);
+  const body = await readJson(req, PaymentsCheckoutRequest, { maxBytes: 16 * 1024 });
+  const db = database(env.SUPABASE_DB_URL);
+
+  const pack = await db.asUser(user.claims, async (tx) => {
+    await tx`select public.ensure_profile()`;
+    const [row] = await tx<PackRow[]>`
+      select id, name, description, price_minor, currency, credits_micro_usd, stripe_price_id
+      from public.credit_packs where id = ${body.pack_id} and active`;
+    return row;
+  });
+  if (!pack) throw new HttpError('not_found', 'no active credit pack with this id', { pack_id: body.pack_id });
+
+  // Read fresh rather than through the 30-second cache of _shared/config.ts:
+  // narrowing the allow-list is a security change that must apply at once.
+  const [config] = await db.asService(
+    (tx) => tx<{ value: unknown }[]>`select value from public.admin_config where key = 'payments.allowed_redirect_urls'`,
+    { readOnly: true },
+  );
+  const allowed = parseAllowList(config?.value);
+  if (!allowed) {
+    log.error('admin_config payments.allowed_redirect_urls is missing or not an array of URLs');
+    throw new HttpError('unavailable', 'payments are not configured: admin_config payments.allowed_redirect_urls');
+  }
+  const refused = (['success_url', 'cancel_url'] as const).filter((k) => !isAllowedRedirect(body[k], allowed));
+  if (refused.length) {
+    throw new HttpError('invalid_request', `${refused.join(' and ')} must be on an allowed origin`, {
+      issues: refused.map((path) => ({ path, message: 'origin not in admin_config payments.allowed_redirect_urls' })),
+    });
+  }
+
+  const priceMinor = int(pack.price_minor, 'price_minor');
+  const credits = int(pack.credits_micro_usd, 'credits_micro_usd');
+  const metadata = { user_id: user.id, pack_id: pack.id, credits_micro_usd: String(credits) };
+  const params: Stripe.Checkout.SessionCreateParams = {
+    mode: 'payment',
+    line_items: [
+      pack.stripe_price_id
+        ? { price: pack.stripe_price_id, quantity: 1 }
+        : {
+            quantity: 1,
+            price_data: {
+              currency: pack.currency,
+              unit_amount: priceMinor,
+              product_data: { name: pack.name, ...(pack.description ? { description: pack.description } : {}) },
+            },
+          },
+    ],
+    client_reference_id: user.id,
+    metadata,
+    payment_intent_data: { metadata },
+    success_url: body.success_url,
+    cancel_url: body.cancel_url,
+  };
+  const idempotencyKey = body.idempotency_key
+    ? `payments-checkout:${user.id}:${body.idempotency_key}`
+    : `payments-checkout:${crypto.randomUUID()}`;
+
+  let session: Stripe.Checkout.Session;
+  try {
+    session = await stripeClient(env).checkout.sessions.create(params, { idempotencyKey });
+  } catch (e) {
+    const mapped = stripeError(e, 'create the Checkout Session');
+    if (!mapped) throw e;
+    log.warn('stripe checkout session failed', {
+      user_id: user.id,
+      pack_id: pack.id,
+      stripe_type: (e as { rawType?: string }).rawType,
+      stripe_code: (e as { code?: string }).code,
+      stripe_message: (e as Error).message,
+      stripe_request_id: (e as { requestId?: string }).requestId,
+    });
+    throw mapped;
+  }
+  if (!session.url) throw new HttpError('provider_error', 'Stripe returned a Checkout Session without a URL', { provider: 'stripe' });
+
+  // What the customer will pay: the session's total (a Stripe Price may differ from price_minor), else the pack's.
+  const amount = session.amount_total ?? priceMinor;
+  const currency = session.currency ?? pack.currency;
+  const [payment] = await db.asService(
+    (tx) => tx<{ id: string; status: string; amount_minor: string; currency: string; credits_micro_usd: string }[]>`
+      select id, status, amount_minor, currency, credits_micro_usd from private.create_pending_payment(
+        p_user_id => ${user.id}, p_pack_id => ${pack.id}, p_session_id => ${session.id},
+        p_amount_minor => ${amount}, p_currency => ${currency}, p_credits_micro_usd => ${credits})`,
+  );
+  log.info('checkout session created', { user_id: user.id, pack_id: pack.id, payment_id: payment!.id, session_id: session.id });
+
+  return json(PaymentsCheckoutResponse, {
+    payment_id: payment!.id,
+    session_id: session.id,
+    checkout_url: session.url,
+    expires_at: new Date(session.expires_at * 1000).toISOString(),
+    status: payment!.status as PaymentsCheckoutResponse['status'],
+    amount_minor: int(payment!.amount_minor, 'amount_minor'),
+    currency: payment!.currency,
+    credits_micro_usd: int(payment!.credits_micro_usd, 'credits_micro_usd'),
+  });
+});
