@@ -40,6 +40,11 @@
  * local OpenAI-compatible stand-in per provider (stack/standins/openai.mjs)
  * provides the key and OPENAI_BASE_URL / DEEPSEEK_BASE_URL, and
  * LOCAL_STANDINS lists openai / deepseek.
+ * Without CLOUDINARY_CLOUD_NAME / _API_KEY / _API_SECRET (and unless
+ * `cloudinaryStandin: false`, the default with `envFile: false`), the local
+ * Cloudinary stand-in (stack/standins/cloudinary.mjs: signed uploads, signed
+ * upload notifications to cloudinary-webhook, Admin API delete) provides them
+ * and CLOUDINARY_UPLOAD_PREFIX, and LOCAL_STANDINS lists cloudinary.
  *
  * Logs: <logDir>/functions/<name>.log (each function's stdout and stderr).
  * A Deno process whose parent disappears exits (its stdin closes), so no
@@ -172,11 +177,13 @@ async function tail(file, lines = 30) {
  *   env?: Record<string, string>,
  *   envFile?: string | false,
  *   aiStandins?: boolean,
+ *   cloudinaryStandin?: boolean,
  *   readyTimeoutMs?: number,
  *   functionsDir?: string,
  *   configFile?: string,
  * }} opts `env` overrides everything (tests); `envFile: false` reads no .env;
  *   `aiStandins` (default: true unless `envFile: false`) serves OpenAI/DeepSeek locally when their keys are missing.
+ *   `cloudinaryStandin` (same default) serves Cloudinary locally when its credentials are missing.
  * @returns {Promise<{ url: string, summary: string[], env: Record<string, string>, workers: () => { name: string, pid: number | null, port: number }[], stop: () => Promise<void> }>}
  */
 export async function startFunctions({
@@ -187,6 +194,7 @@ export async function startFunctions({
   env = {},
   envFile = path.join(FUNCTIONS_DIR, '.env'),
   aiStandins = envFile !== false,
+  cloudinaryStandin = envFile !== false,
   readyTimeoutMs = 120_000,
   functionsDir = FUNCTIONS_DIR,
   configFile = CONFIG_FILE,
@@ -250,6 +258,17 @@ export async function startFunctions({
       standins.push(provider);
       summary.push(`${label}: LOCAL STAND-IN (no ${keyVar}) at ${server.url}: canned answers, token usage counted like the real API`);
     }
+  }
+  // Cloudinary without credentials: the local stand-in (stopped with the AI stand-ins below).
+  if (cloudinaryStandin && !(secrets.CLOUDINARY_CLOUD_NAME && secrets.CLOUDINARY_API_KEY && secrets.CLOUDINARY_API_SECRET)) {
+    const { startCloudinaryStandin } = await import('./standins/cloudinary.mjs');
+    const server = await startCloudinaryStandin({ cloudName: 'local-standin' });
+    aiServers.push(server);
+    Object.assign(secrets, server.env);
+    standins.push('cloudinary');
+    summary.push(
+      `Cloudinary: LOCAL STAND-IN (no CLOUDINARY_API_SECRET) at ${server.url}: signed uploads, upload notifications to cloudinary-webhook, Admin API delete; assets kept in memory`,
+    );
   }
   const stopAiServers = () => Promise.all(aiServers.map((s) => s.stop()));
   if (standins.length) secrets.LOCAL_STANDINS = [...new Set([...(secrets.LOCAL_STANDINS ?? '').split(',').filter(Boolean), ...standins])].join(',');

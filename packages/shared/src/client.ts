@@ -20,6 +20,7 @@ import { AiChatResult, type AiChatRequestInput } from './functions/ai-chat.ts';
 import { HealthResponse } from './functions/health.ts';
 import { MeResponse } from './functions/me.ts';
 import { type PaymentsCheckoutRequest, PaymentsCheckoutResponse } from './functions/payments.ts';
+import { type MediaSignRequest, MediaSignResponse } from './functions/media.ts';
 
 export interface FunctionsClientOptions {
   /** Base URL of the functions, without a trailing slash: `https://<ref>.supabase.co/functions/v1`. */
@@ -126,6 +127,12 @@ export function createFunctionsClient(options: FunctionsClientOptions) {
       invoke('ai-chat', { method: 'POST', body: { ...body, stream: false }, response: AiChatResult, signal }),
     /** `ai-chat` streamed: yields `start`, `delta`… and `done` events (see ai-chat-stream.ts). */
     aiChatStream: (body: AiChatRequestInput, signal?: AbortSignal) => streamAiChat(options, body, signal),
+    /**
+     * `media-sign`: a signature for one direct upload to Cloudinary into the caller's folder for `purpose`;
+     * post it with `buildCloudinaryUploadForm(sign, file)` to `sign.upload_url`.
+     */
+    mediaSign: (body: MediaSignRequest, signal?: AbortSignal) =>
+      invoke('media-sign', { method: 'POST', body, response: MediaSignResponse, signal }),
     /**
      * `payments-checkout`: a Stripe Checkout Session for a credit pack; send the user to `checkout_url`.
      * The wallet is credited by stripe-webhook once Stripe says paid (`topup_succeeded` on `user:<id>`).

@@ -239,14 +239,14 @@ isOneToOne: false
                   ]
                 },"media": {
                   Row: {
-                    "bytes": number,"created_at": string,"format": string | null,"height": number | null,"id": string,"owner_id": string,"public_id": string,"purpose": string,"resource_type": string,"secure_url": string,"width": number | null
+                    "bytes": number,"created_at": string,"format": string | null,"height": number | null,"id": string,"original_filename": string | null,"owner_id": string,"public_id": string,"purpose": string,"resource_type": string,"secure_url": string,"width": number | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "bytes": number,"created_at"?: string,"format"?: string | null,"height"?: number | null,"id"?: string,"owner_id": string,"public_id": string,"purpose"?: string,"resource_type": string,"secure_url": string,"width"?: number | null
+                    "bytes": number,"created_at"?: string,"format"?: string | null,"height"?: number | null,"id"?: string,"original_filename"?: string | null,"owner_id": string,"public_id": string,"purpose"?: string,"resource_type": string,"secure_url": string,"width"?: number | null
                   }
                   Update: {
-                    "bytes"?: number,"created_at"?: string,"format"?: string | null,"height"?: number | null,"id"?: string,"owner_id"?: string,"public_id"?: string,"purpose"?: string,"resource_type"?: string,"secure_url"?: string,"width"?: number | null
+                    "bytes"?: number,"created_at"?: string,"format"?: string | null,"height"?: number | null,"id"?: string,"original_filename"?: string | null,"owner_id"?: string,"public_id"?: string,"purpose"?: string,"resource_type"?: string,"secure_url"?: string,"width"?: number | null
                   }
                   Relationships: [
                     {
@@ -371,17 +371,23 @@ isOneToOne: true
                   ]
                 },"users": {
                   Row: {
-                    "about": string,"avatar_url": string | null,"created_at": string,"display_name": string,"id": string,"last_seen_at": string | null,"updated_at": string,"username": string | null
+                    "about": string,"avatar_media_id": string | null,"avatar_url": string | null,"created_at": string,"display_name": string,"id": string,"last_seen_at": string | null,"updated_at": string,"username": string | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "about"?: string,"avatar_url"?: string | null,"created_at"?: string,"display_name"?: string,"id": string,"last_seen_at"?: string | null,"updated_at"?: string,"username"?: string | null
+                    "about"?: string,"avatar_media_id"?: string | null,"avatar_url"?: string | null,"created_at"?: string,"display_name"?: string,"id": string,"last_seen_at"?: string | null,"updated_at"?: string,"username"?: string | null
                   }
                   Update: {
-                    "about"?: string,"avatar_url"?: string | null,"created_at"?: string,"display_name"?: string,"id"?: string,"last_seen_at"?: string | null,"updated_at"?: string,"username"?: string | null
+                    "about"?: string,"avatar_media_id"?: string | null,"avatar_url"?: string | null,"created_at"?: string,"display_name"?: string,"id"?: string,"last_seen_at"?: string | null,"updated_at"?: string,"username"?: string | null
                   }
                   Relationships: [
-                    
+                    {
+      foreignKeyName: "users_avatar_media_id_fkey"
+      columns: ["avatar_media_id"]
+isOneToOne: false
+      referencedRelation: "media"
+      referencedColumns: ["id"]
+    }
                   ]
                 },"webhook_events": {
                   Row: {
@@ -542,6 +548,7 @@ isOneToOne: true
 "ensure_profile":
 { Args: Record<PropertyKey, never>; Returns: {
               "about": string,
+"avatar_media_id": string | null,
 "avatar_url": string | null,
 "created_at": string,
 "display_name": string,

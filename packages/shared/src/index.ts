@@ -17,6 +17,7 @@ export * from './realtime.ts';
 export * from './functions/health.ts';
 export * from './functions/me.ts';
 export * from './functions/clerk-webhook.ts';
+export * from './functions/media.ts';
 export * from './functions/ai-chat.ts';
 export * from './sse.ts';
 export * from './ai-chat-stream.ts';

@@ -16,6 +16,8 @@ export const UserProfile = z.object({
   username: z.string().nullable(),
   /** HTTPS avatar URL (Clerk image_url or a Cloudinary secure_url). */
   avatar_url: z.string().nullable(),
+  /** The avatar uploaded through media-sign (a media row with purpose avatar), when avatar_url comes from one. */
+  avatar_media_id: Uuid.nullable(),
   about: z.string(),
   last_seen_at: Timestamp.nullable(),
   created_at: Timestamp,
