@@ -45,6 +45,12 @@
  * Cloudinary stand-in (stack/standins/cloudinary.mjs: signed uploads, signed
  * upload notifications to cloudinary-webhook, Admin API delete) provides them
  * and CLOUDINARY_UPLOAD_PREFIX, and LOCAL_STANDINS lists cloudinary.
+ * Without STRIPE_SECRET_KEY (and unless `stripeStandin: false`, the default
+ * with `envFile: false`), the local Stripe stand-in (stack/standins/stripe.mjs:
+ * Checkout Sessions, a hosted-page stand-in at each session's URL that pays,
+ * fails or expires it and posts the signed event to stripe-webhook) provides
+ * STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET and STRIPE_API_BASE, and
+ * LOCAL_STANDINS lists stripe.
  *
  * Logs: <logDir>/functions/<name>.log (each function's stdout and stderr).
  * A Deno process whose parent disappears exits (its stdin closes), so no
@@ -178,12 +184,14 @@ async function tail(file, lines = 30) {
  *   envFile?: string | false,
  *   aiStandins?: boolean,
  *   cloudinaryStandin?: boolean,
+ *   stripeStandin?: boolean,
  *   readyTimeoutMs?: number,
  *   functionsDir?: string,
  *   configFile?: string,
  * }} opts `env` overrides everything (tests); `envFile: false` reads no .env;
  *   `aiStandins` (default: true unless `envFile: false`) serves OpenAI/DeepSeek locally when their keys are missing.
  *   `cloudinaryStandin` (same default) serves Cloudinary locally when its credentials are missing.
+ *   `stripeStandin` (same default) serves Stripe locally when STRIPE_SECRET_KEY is missing.
  * @returns {Promise<{ url: string, summary: string[], env: Record<string, string>, workers: () => { name: string, pid: number | null, port: number }[], stop: () => Promise<void> }>}
  */
 export async function startFunctions({
@@ -195,6 +203,7 @@ export async function startFunctions({
   envFile = path.join(FUNCTIONS_DIR, '.env'),
   aiStandins = envFile !== false,
   cloudinaryStandin = envFile !== false,
+  stripeStandin = envFile !== false,
   readyTimeoutMs = 120_000,
   functionsDir = FUNCTIONS_DIR,
   configFile = CONFIG_FILE,
@@ -268,6 +277,20 @@ export async function startFunctions({
     standins.push('cloudinary');
     summary.push(
       `Cloudinary: LOCAL STAND-IN (no CLOUDINARY_API_SECRET) at ${server.url}: signed uploads, upload notifications to cloudinary-webhook, Admin API delete; assets kept in memory`,
+    );
+  }
+  // Stripe without a secret key: the local stand-in, delivering signed events to stripe-webhook.
+  if (stripeStandin && !secrets.STRIPE_SECRET_KEY) {
+    const { startStripeStandin } = await import('./standins/stripe.mjs');
+    const server = await startStripeStandin({
+      webhookUrl: `${apiUrl}/functions/v1/stripe-webhook`,
+      ...(secrets.STRIPE_WEBHOOK_SECRET ? { webhookSecret: secrets.STRIPE_WEBHOOK_SECRET } : {}),
+    });
+    aiServers.push(server);
+    Object.assign(secrets, server.env);
+    standins.push('stripe');
+    summary.push(
+      `Stripe: LOCAL STAND-IN (no STRIPE_SECRET_KEY) at ${server.url}: Checkout Sessions; open a session's checkout_url to pay, fail or expire it (the signed event goes to stripe-webhook)`,
     );
   }
   const stopAiServers = () => Promise.all(aiServers.map((s) => s.stop()));
