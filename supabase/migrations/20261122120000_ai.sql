@@ -610,7 +610,9 @@ begin
   set status = 'succeeded', prompt_tokens = p_prompt_tokens, cached_prompt_tokens = coalesce(p_cached_prompt_tokens, 0),
       completion_tokens = p_completion_tokens, cost_micro_usd = v_cost, charged_micro_usd = v_charged,
       prompt_message_id = v_prompt_id, answer_message_id = v_answer_id, finish_reason = left(p_finish_reason, 50),
-      latency_ms = greatest(p_latency_ms, 0), time_to_first_token_ms = greatest(p_time_to_first_token_ms, 0),
+      -- greatest() would turn a null (not measured) into 0: keep nulls.
+      latency_ms = case when p_latency_ms is not null then greatest(p_latency_ms, 0) end,
+      time_to_first_token_ms = case when p_time_to_first_token_ms is not null then greatest(p_time_to_first_token_ms, 0) end,
       client_disconnected = coalesce(p_client_disconnected, false),
       provider_response_id = left(p_provider_response_id, 255),
       error_code = case when v_store_error is not null then 'not_stored' end,
@@ -654,8 +656,10 @@ begin
   end if;
   update public.ai_interactions i
   set status = 'failed', error_code = left(coalesce(p_error_code, 'provider_error'), 100), error = left(p_error, 500),
-      charged_micro_usd = 0, latency_ms = greatest(p_latency_ms, 0),
-      time_to_first_token_ms = greatest(p_time_to_first_token_ms, 0), finished_at = now()
+      charged_micro_usd = 0,
+      latency_ms = case when p_latency_ms is not null then greatest(p_latency_ms, 0) end,
+      time_to_first_token_ms = case when p_time_to_first_token_ms is not null then greatest(p_time_to_first_token_ms, 0) end,
+      finished_at = now()
   where i.id = v_row.id
   returning * into v_row;
   return v_row;

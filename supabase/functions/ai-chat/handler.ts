@@ -101,17 +101,15 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
     throw new HttpError('invalid_request', `the prompt is too long for ${model.id}`, { prompt_tokens: context.promptTokens, context_window: model.context_window });
   }
 
-  const interaction = await db.asService((tx) =>
-    startInteraction(tx, {
-      userId: user.id,
-      chatId: conv.chat!.id,
-      modelId: model.id,
-      promptTokens: reserveFor,
-      contextMessages: context.contextMessages,
-      stream: body.stream,
-      requestId,
-    }),
-  );
+  const interaction = await startInteraction(db, {
+    userId: user.id,
+    chatId: conv.chat.id,
+    modelId: model.id,
+    promptTokens: reserveFor,
+    contextMessages: context.contextMessages,
+    stream: body.stream,
+    requestId,
+  });
   const call = new ProviderCall(env, log.child({ interaction_id: interaction.id, model: model.id }), interaction, body.prompt);
 
   // The provider call; failing here (before any answer) is an error answer.

@@ -11,7 +11,7 @@
  */
 import type { AiChatRequest, AiProvider, AiUsage } from '@chat-with-me/shared';
 import { z } from 'zod';
-import type { Tx } from '../_shared/db.ts';
+import type { database, Tx } from '../_shared/db.ts';
 import { HttpError, isPgError } from '../_shared/errors.ts';
 import { type HistoryMessage, MAX_HISTORY_MESSAGES } from './context.ts';
 
@@ -105,14 +105,15 @@ const RateLimitDetail = z.object({
  * `refused`); the rest mapped by SQLSTATE (404 not a member, 403 blocked).
  */
 export async function startInteraction(
-  tx: Tx,
+  db: Pick<ReturnType<typeof database>, 'asService'>,
   a: { userId: string; chatId: string; modelId: string; promptTokens: number; contextMessages: number; stream: boolean; requestId: string },
 ): Promise<Interaction> {
   let row: Record<string, unknown> | undefined;
   try {
-    [row] = await tx`
+    // Its own transaction, committed before answering: a refused call stays recorded (and counts in the rate limits).
+    [row] = await db.asService((tx) => tx`
       select * from private.start_ai_interaction(${a.userId}, ${a.chatId}, ${a.modelId}, ${a.promptTokens},
-                                                 ${a.contextMessages}, ${a.stream}, ${a.requestId})`;
+                                                 ${a.contextMessages}, ${a.stream}, ${a.requestId})`);
   } catch (e) {
     if (isPgError(e) && e.code === 'PT429') {
       let detail: z.infer<typeof RateLimitDetail> | undefined;
