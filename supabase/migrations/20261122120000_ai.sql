@@ -406,7 +406,9 @@ $$;
  *      (every started call counts, refused ones too);
  *   3. inserts the `pending` row with the model's prices, and reserves
  *      ai_cost_micro_usd(p_estimated_prompt_tokens, 0, max_output_tokens) of
- *      the user's credits for the reservation TTL.
+ *      the user's credits for credits.reservation_ttl_seconds, or at least
+ *      `p_min_hold_seconds` (the caller's deadline plus a margin, so that a
+ *      call still running never loses its hold).
  * Returns the row: `pending` with reservation_id, or `refused` (error_code
  * insufficient_credits) when the reservation does not fit: the caller answers
  * 402 and calls no provider.
@@ -416,7 +418,8 @@ $$;
  */
 create or replace function private.start_ai_interaction(
   p_user_id text, p_chat_id uuid, p_model_id text, p_estimated_prompt_tokens integer,
-  p_context_messages integer default 0, p_stream boolean default true, p_request_id text default null
+  p_context_messages integer default 0, p_stream boolean default true, p_request_id text default null,
+  p_min_hold_seconds integer default null
 )
 returns public.ai_interactions
 language plpgsql
@@ -488,7 +491,9 @@ begin
     v_model.input_micro_usd_per_mtok, null, v_model.output_micro_usd_per_mtok);
   if v_amount > 0 then
     begin
-      v_res := private.reserve_credits(p_user_id, v_amount, 'ai_interaction:' || v_row.id, null, 'ai_chat');
+      v_res := private.reserve_credits(p_user_id, v_amount, 'ai_interaction:' || v_row.id,
+        greatest(private.config_bigint('credits.reservation_ttl_seconds', 300)::integer, coalesce(p_min_hold_seconds, 0)),
+        'ai_chat');
     exception when sqlstate 'PT402' then
       update public.ai_interactions i
       set status = 'refused', error_code = 'insufficient_credits', error = left(sqlerrm, 500),
@@ -670,7 +675,7 @@ grant execute on function
   private.ai_cost_micro_usd(bigint, bigint, bigint, bigint, bigint, bigint),
   private.ai_chat_title(text),
   private.expire_ai_interactions(text),
-  private.start_ai_interaction(text, uuid, text, integer, integer, boolean, text),
+  private.start_ai_interaction(text, uuid, text, integer, integer, boolean, text, integer),
   private.finish_ai_interaction(uuid, text, text, integer, integer, integer, text, integer, integer, boolean, text),
   private.fail_ai_interaction(uuid, text, text, integer, integer)
   to service_role;

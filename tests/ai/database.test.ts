@@ -131,6 +131,20 @@ describe('the life of a call (service role)', () => {
     expect(await owner()`select title from public.chats where id = ${chat}`).toEqual([{ title: 'Why is the sky blue?' }]);
   });
 
+  it('the hold lasts the reservation TTL, or longer when the caller’s deadline needs it', async () => {
+    const user = await aiUser(1_000_000);
+    const chat = await assistantChat(user);
+    const [ttl] = await owner()`select (value #>> '{}')::int as s from public.admin_config where key = 'credits.reservation_ttl_seconds'`;
+    const plain = await start(user, chat);
+    const [long] = await asService((tx) => tx`select * from private.start_ai_interaction(${user}, ${chat}, 'gpt-6-luna', 100, 0, true, null, 100000)`);
+    const [a] = await owner()`select extract(epoch from expires_at - created_at)::int as s from public.credit_reservations where id = ${plain.reservation_id}`;
+    const [b] = await owner()`select extract(epoch from expires_at - created_at)::int as s from public.credit_reservations where id = ${long!.reservation_id}`;
+    expect(a!.s).toBe(ttl!.s);
+    expect(b!.s).toBe(100000);
+    await fail(plain.id);
+    await fail(long!.id);
+  });
+
   it('fail releases the hold, charges and stores nothing', async () => {
     const user = await aiUser(1_000_000);
     const chat = await assistantChat(user);

@@ -33,7 +33,8 @@
  *
  * Deadline: the provider call (including the whole stream) is aborted after
  * AI_PROVIDER_TIMEOUT_MS (default 120 s, under the edge runtime's wall-clock
- * limit and the reservation TTL): a timeout is a failure (nothing charged).
+ * limit): a timeout is a failure (nothing charged). The credit hold lasts at
+ * least that long plus 60 s, whatever credits.reservation_ttl_seconds says.
  * Logs carry ids, model, token counts, cost and timings; never the prompt,
  * the answer or a key.
  */
@@ -109,6 +110,7 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
     contextMessages: context.contextMessages,
     stream: body.stream,
     requestId,
+    minHoldSeconds: Math.ceil(env.AI_PROVIDER_TIMEOUT_MS / 1000) + 60,
   });
   const call = new ProviderCall(env, log.child({ interaction_id: interaction.id, model: model.id }), interaction, body.prompt);
 

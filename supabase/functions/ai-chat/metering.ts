@@ -106,14 +106,24 @@ const RateLimitDetail = z.object({
  */
 export async function startInteraction(
   db: Pick<ReturnType<typeof database>, 'asService'>,
-  a: { userId: string; chatId: string; modelId: string; promptTokens: number; contextMessages: number; stream: boolean; requestId: string },
+  a: {
+    userId: string;
+    chatId: string;
+    modelId: string;
+    promptTokens: number;
+    contextMessages: number;
+    stream: boolean;
+    requestId: string;
+    /** The hold lasts at least this long (seconds): the provider deadline plus a margin. */
+    minHoldSeconds: number;
+  },
 ): Promise<Interaction> {
   let row: Record<string, unknown> | undefined;
   try {
     // Its own transaction, committed before answering: a refused call stays recorded (and counts in the rate limits).
     [row] = await db.asService((tx) => tx`
       select * from private.start_ai_interaction(${a.userId}, ${a.chatId}, ${a.modelId}, ${a.promptTokens},
-                                                 ${a.contextMessages}, ${a.stream}, ${a.requestId})`);
+                                                 ${a.contextMessages}, ${a.stream}, ${a.requestId}, ${a.minHoldSeconds})`);
   } catch (e) {
     if (isPgError(e) && e.code === 'PT429') {
       let detail: z.infer<typeof RateLimitDetail> | undefined;
