@@ -97,6 +97,19 @@ describe('payments', () => {
     expect((await paymentOf(session)).status).toBe('pending');
   });
 
+  it('a user sees neither another user’s wallet nor their top-up ledger entries', async () => {
+    const [alice, bob] = [await createUser(), await createUser()];
+    const session = await pendingPayment(bob);
+    await completed(session, pid());
+    expect(await asUser(alice, (tx) => tx`select 1 from public.credit_wallets where user_id = ${bob}`)).toEqual([]);
+    expect(await asUser(alice, (tx) => tx`select 1 from public.credit_ledger where user_id = ${bob}`)).toEqual([]);
+    expect(await asUser(bob, (tx) => tx`select kind from public.credit_ledger where source = 'stripe.checkout_session'`)).toEqual([{ kind: 'topup' }]);
+    const forged = await pgError(asUser(alice, (tx) => tx`
+      insert into public.credit_ledger (user_id, kind, amount_micro_usd, balance_after_micro_usd, source, source_id)
+      values (${alice}, 'topup', 1000000000, 0, 'stripe.checkout_session', ${sid()})`));
+    expect(forged.code).toBe('42501');
+  });
+
   it('stripe_charge_refunds is closed to clients', async () => {
     const user = await createUser();
     expect((await pgError(asUser(user, (tx) => tx`select * from public.stripe_charge_refunds`))).code).toBe('42501');
