@@ -431,15 +431,26 @@ describe('schema-wide invariants', () => {
     expect(rpcs).toEqual([]);
   });
 
-  it('anon has no privilege on any table in public, not even on one column', async () => {
+  // The one deliberate exception: signed-out visitors may read the active
+  // credit packs (a pricing page before sign-in), SELECT only.
+  const ANON_READABLE = ['credit_packs'];
+
+  it('anon has no privilege on any table in public, not even on one column (but reading credit packs)', async () => {
     const rows = await owner()`
       select c.relname,
-             has_table_privilege('anon', c.oid, 'select, insert, update, delete, truncate, references, trigger') as any_table,
-             has_any_column_privilege('anon', c.oid, 'select, insert, update, references') as any_column
+             has_table_privilege('anon', c.oid, 'insert, update, delete, truncate, references, trigger') as writes,
+             has_table_privilege('anon', c.oid, 'select') as reads,
+             has_any_column_privilege('anon', c.oid, 'insert, update, references') as column_writes,
+             has_any_column_privilege('anon', c.oid, 'select') as column_reads
       from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'f')`;
     expect(rows.length).toBeGreaterThanOrEqual(9);
-    expect(rows.filter((r) => r.any_table || r.any_column).map((r) => r.relname)).toEqual([]);
+    expect(rows.filter((r) => r.writes || r.column_writes).map((r) => r.relname)).toEqual([]);
+    expect(rows.filter((r) => r.reads || r.column_reads).map((r) => r.relname)).toEqual(ANON_READABLE);
+    // ... and only the active ones.
+    const packs = await asAnon((tx) => tx`select active from public.credit_packs`);
+    expect(packs.length).toBeGreaterThan(0);
+    expect(packs.every((p) => p.active)).toBe(true);
     // As a request, too: PostgREST's anon role is refused outright.
     expect((await pgError(asAnon((tx) => tx`select * from public.users limit 1`))).code).toBe('42501');
   });
