@@ -164,8 +164,8 @@ describe('media', () => {
   });
 
   describe('as a user with no profile yet', () => {
-    it('reads none', async () => {
-      expect(await asUser(newUserId(), (tx) => tx`select * from public.media`)).toEqual([]);
+    it('reads none (of this owner: avatars of any user are readable by every signed-in user, 20261122130000_media_uploads.sql)', async () => {
+      expect(await asUser(newUserId(), (tx) => tx`select * from public.media where owner_id = ${up}`)).toEqual([]);
     });
   });
 
