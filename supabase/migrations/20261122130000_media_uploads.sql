@@ -12,9 +12,10 @@
 --   3. Cloudinary posts a signed upload notification; cloudinary-webhook
 --      verifies it and records the asset through the one narrow door below,
 --      private.record_cloudinary_upload() (service role only), exactly once
---      per notification (webhook_events). An upload beyond its purpose's
---      limits, or into the folder of a user who no longer exists, is not
---      recorded: it is queued for deletion from Cloudinary instead.
+--      per notification (webhook_events), and tells the uploader on the
+--      private Realtime topic user:<user_id> (event `media`). An upload beyond
+--      its purpose's limits, or into the folder of a user who no longer exists,
+--      is not recorded: it is queued for deletion from Cloudinary instead.
 --
 -- What this adds:
 --   * media.original_filename, and purpose/kind rules for messages: an image
@@ -285,7 +286,10 @@ create policy "Users can read own media, avatars and media sent in their chats"
  *      for deletion from Cloudinary;
  *   3. otherwise upserts the media row by public_id ('created', or 'updated'
  *      for a new version of an asset already recorded).
- * The outcome is stored in webhook_events.outcome and returned with the media id.
+ * The outcome is stored in webhook_events.outcome and returned with the media
+ * id, and broadcast to the uploader on `user:<owner_id>`, event `media`
+ * ({public_id, media_id, purpose, outcome}): the client that uploaded learns
+ * that its asset is recorded (or refused) without polling.
  * Errors: 22023 unknown purpose; 23514 values the media table refuses.
  */
 create or replace function private.record_cloudinary_upload(
@@ -350,6 +354,15 @@ begin
 
   update public.webhook_events e set outcome = v_outcome
   where e.provider = 'cloudinary' and e.event_id = p_event_id;
+  -- Tell the uploader (their client waits for the asset to be recorded, or refused).
+  if v_outcome <> 'owner_unknown' then
+    perform realtime.send(
+      jsonb_build_object('public_id', p_public_id, 'media_id', v_id, 'purpose', p_purpose, 'outcome', v_outcome),
+      'media',
+      'user:' || p_owner_id,
+      true
+    );
+  end if;
   return query select v_outcome, v_id;
 end;
 $$;

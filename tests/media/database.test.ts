@@ -7,7 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asAnon, asService, asUser, closeDb, createUser, newUserId, owner, pgError } from '../helpers/db.js';
+import { UserChannelEvents, userTopic } from '@chat-with-me/shared';
+import { asAnon, asService, asUser, broadcastsOn, closeDb, createUser, newUserId, owner, pgError } from '../helpers/db.js';
 
 afterAll(closeDb);
 
@@ -76,6 +77,19 @@ describe('the webhook door: private.record_cloudinary_upload (service role)', ()
     expect(await owner()`select outcome, type, subject_id from public.webhook_events where provider = 'cloudinary' and event_id = ${eventId}`).toEqual([
       { outcome: 'created', type: 'upload', subject_id: first.publicId },
     ]);
+  });
+
+  it('tells the uploader on user:<id> (event media), once, recorded or refused', async () => {
+    const v = await createUser();
+    const ok = await recordUpload(v, 'chat_image', { eventId: `upload:${randomBytes(16).toString('hex')}:1` });
+    const refused = await recordUpload(v, 'avatar', { bytes: 1024 ** 3 });
+    await recordUpload(newUserId(), 'avatar'); // owner_unknown: nobody to tell
+    const events = (await broadcastsOn(userTopic(v))).filter((e) => e.event === 'media');
+    expect(events.map((e) => UserChannelEvents.media.parse(e.payload))).toEqual([
+      expect.objectContaining({ public_id: ok.publicId, media_id: ok.id, purpose: 'chat_image', outcome: 'created' }),
+      expect.objectContaining({ public_id: refused.publicId, media_id: null, purpose: 'avatar', outcome: 'refused_too_large' }),
+    ]);
+    expect(events.every((e) => e.private)).toBe(true);
   });
 
   it('a new version of a recorded asset (another event) updates it', async () => {

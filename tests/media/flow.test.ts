@@ -8,12 +8,12 @@
  * files, dynamic folder mode, and the cleanup of a deleted user's assets
  * through the Admin API (scripts/media-cleanup.mjs).
  */
-import { buildCloudinaryUploadForm, createFunctionsClient, MediaRow, type MediaSignResponse } from '@chat-with-me/shared';
+import { buildCloudinaryUploadForm, createFunctionsClient, MediaRow, type MediaSignResponse, UserChannelEvents, userTopic } from '@chat-with-me/shared';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runMediaCleanup } from '../../scripts/media-cleanup.mjs';
 import { startCloudinaryStandin } from '../../stack/standins/cloudinary.mjs';
 import { sessionToken } from '../helpers/clerk.js';
-import { asService, asUser, closeDb, createUser, owner } from '../helpers/db.js';
+import { asService, asUser, broadcastsOn, closeDb, createUser, owner } from '../helpers/db.js';
 import { startTestFunctions, type TestFunctions } from '../helpers/functions.js';
 import { gif, png } from './cloudinary.js';
 
@@ -80,6 +80,11 @@ describe('Done when: sign, upload, notification, image message, read by a member
     const hook = await notified(cld, asset.public_id);
     expect(hook.outcome).toBe('created');
     mediaId = hook.media_id!;
+    // Alice's client hears it on her private channel.
+    const events = (await broadcastsOn(userTopic(alice))).filter((e) => e.event === 'media');
+    expect(events.map((e) => UserChannelEvents.media.parse(e.payload))).toContainEqual(
+      expect.objectContaining({ public_id: asset.public_id, media_id: mediaId, outcome: 'created' }),
+    );
     const raw = (await media(alice, mediaId))!;
     // bigint arrives as a string from postgres.js, as a number from PostgREST's JSON.
     const row = MediaRow.parse(JSON.parse(JSON.stringify({ ...raw, bytes: Number(raw.bytes) })));

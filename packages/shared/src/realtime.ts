@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { ClerkUserId, JsonValue, Timestamp, Uuid } from './common.ts';
 import { Constants } from './database.types.ts';
 import { MessageRow } from './rows.ts';
+import { MediaEventPayload } from './functions/media.ts';
 
 /** Topic of a chat's channel: members receive message changes and read receipts, and send typing/presence. */
 export const chatTopic = (chatId: string) => `chat:${chatId}`;
@@ -101,4 +102,6 @@ export const UserChannelEvents = {
   chat_added: ChatAddedPayload,
   chat_removed: ChatRemovedPayload,
   balance: BalancePayload,
+  /** An upload recorded or refused by cloudinary-webhook (functions/media.ts). */
+  media: MediaEventPayload,
 } as const;

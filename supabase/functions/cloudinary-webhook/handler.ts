@@ -22,7 +22,8 @@
  *    scripts/media-cleanup.mjs through the Admin API).
  * 5. Otherwise recorded through private.record_cloudinary_upload (service
  *    role), idempotently: the event id is `upload:<asset_id>:<version>`, so a
- *    redelivery answers `duplicate` and changes nothing.
+ *    redelivery answers `duplicate` and changes nothing. The uploader hears
+ *    the outcome on Realtime `user:<user_id>`, event `media`.
  * Every verified notification is answered 200 (with the outcome) so that
  * Cloudinary does not retry it; 503 (database unreachable) is retried.
  */

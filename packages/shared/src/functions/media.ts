@@ -202,6 +202,21 @@ export const CloudinaryWebhookResponse = z.object({
 });
 export type CloudinaryWebhookResponse = z.infer<typeof CloudinaryWebhookResponse>;
 
+/**
+ * `user:<user_id>` event `media` (Realtime, private channel): cloudinary-webhook
+ * processed an upload of this user's: recorded (`media_id` set) or refused
+ * (`refused_*`, media_id null; the asset is deleted from Cloudinary).
+ * Sent by private.record_cloudinary_upload (20261122130000_media_uploads.sql).
+ */
+export const MediaEventPayload = z.object({
+  id: Uuid.optional(),
+  public_id: z.string(),
+  media_id: Uuid.nullable(),
+  purpose: MediaPurpose,
+  outcome: z.enum(['created', 'updated', 'refused_too_large', 'refused_format', 'refused_resource_type', 'conflict']),
+});
+export type MediaEventPayload = z.infer<typeof MediaEventPayload>;
+
 // -----------------------------------------------------------------------------
 // Rows
 // -----------------------------------------------------------------------------
