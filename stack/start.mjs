@@ -117,6 +117,12 @@ async function main() {
 
 main().catch(async (err) => {
   console.error(`\nThe local stack failed to start:\n${err?.message ?? err}`);
+  if (String(err?.message).includes('supabase db push failed')) {
+    console.error(
+      'If migrations that this local database already applied have changed since (e.g. after a pull),\n' +
+        'start over from the migrations and the seed with `npm run reset`, then `npm start`.',
+    );
+  }
   await rm(STATE_FILE, { force: true }).catch(() => {});
   process.exit(1);
 });
