@@ -12,7 +12,7 @@ import { startCloudinaryStandin } from '../../stack/standins/cloudinary.mjs';
 import { sessionToken } from '../helpers/clerk.js';
 import { closeDb, createUser, newUserId, owner } from '../helpers/db.js';
 import { expectError, startTestFunctions, type TestFunctions } from '../helpers/functions.js';
-import { documentedSignature, gif, png, postUpload } from './cloudinary.js';
+import { documentedSignature, gif, notificationHeaders, png, postUpload, uploadNotification } from './cloudinary.js';
 
 let cld: Awaited<ReturnType<typeof startCloudinaryStandin>>;
 let fns: TestFunctions;
@@ -209,5 +209,48 @@ describe('refused requests: 4xx with the error shape, nothing signed', () => {
     expect(logs).not.toContain('unhandled error');
     expect(logs).not.toContain('"status":500');
     expect(logs).not.toContain(cld.apiSecret);
+  });
+});
+
+describe('configured for SHA-256, another root folder and an explicit notification URL', () => {
+  let alt: TestFunctions;
+  const root = 'staging/cwm';
+  const hook = 'https://hooks.example.test/functions/v1/cloudinary-webhook';
+  beforeAll(async () => {
+    alt = await startTestFunctions({
+      env: { ...cld.env, CLOUDINARY_SIGNATURE_ALGORITHM: 'sha256', CLOUDINARY_FOLDER: root, CLOUDINARY_NOTIFICATION_URL: hook },
+    });
+  });
+  afterAll(() => alt?.stop());
+
+  it('media-sign signs with SHA-256 (documented algorithm), into <root>/<user>/<purpose>, notifying the configured URL', async () => {
+    const me = await createUser();
+    const token = await sessionToken(alt.clerk, me);
+    const res = await fetch(`${alt.url}/media-sign`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{"purpose":"chat_image"}',
+    });
+    const s = MediaSignResponse.parse(await res.json());
+    expect(s.signature_algorithm).toBe('sha256');
+    expect(s.signature).toMatch(/^[0-9a-f]{64}$/);
+    expect(s.signature).toBe(documentedSignature(s.params, cld.apiSecret, 'sha256'));
+    expect(s.params).toMatchObject({ folder: `${root}/${me}/chat_image`, notification_url: hook });
+    // Cloudinary (the stand-in) accepts it.
+    expect((await postUpload(s.upload_url, fieldsOf(s), { data: png(), name: 'a.png' })).status).toBe(200);
+  });
+
+  it('cloudinary-webhook verifies SHA-256 notifications (a SHA-1 one is refused) and records under the configured root only', async () => {
+    const u = await createUser();
+    const n = uploadNotification({ publicId: `${root}/${u}/avatar/${Date.now()}` });
+    const body = JSON.stringify(n);
+    const send = (algorithm: 'sha1' | 'sha256', b = body) =>
+      fetch(`${alt.url}/cloudinary-webhook`, { method: 'POST', headers: notificationHeaders(b, cld.apiSecret, { algorithm }), body: b });
+    await expectError(await send('sha1'), 400, 'invalid_signature');
+    const ok = await send('sha256');
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ outcome: 'created' });
+    const elsewhere = JSON.stringify(uploadNotification({ publicId: `chat-with-me/${u}/avatar/${Date.now()}` }));
+    expect(await (await send('sha256', elsewhere)).json()).toMatchObject({ outcome: 'ignored' });
   });
 });
