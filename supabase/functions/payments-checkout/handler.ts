@@ -28,6 +28,7 @@
 import { PaymentsCheckoutRequest, PaymentsCheckoutResponse } from '@chat-with-me/shared';
 import { z } from 'zod';
 import { clerkSessionEnv, requireClerkKey, requireUser } from '../_shared/auth.ts';
+import { settings } from '../_shared/config.ts';
 import { database } from '../_shared/db.ts';
 import { platformEnv } from '../_shared/env.ts';
 import { HttpError } from '../_shared/errors.ts';
@@ -71,13 +72,10 @@ export const handler = defineFunction({ name: 'payments-checkout', methods: ['PO
   });
   if (!pack) throw new HttpError('not_found', 'no active credit pack with this id', { pack_id: body.pack_id });
 
-  // Read fresh rather than through the 30-second cache of _shared/config.ts:
-  // narrowing the allow-list is a security change that must apply at once.
-  const [config] = await db.asService(
-    (tx) => tx<{ value: unknown }[]>`select value from public.admin_config where key = 'payments.allowed_redirect_urls'`,
-    { readOnly: true },
-  );
-  const allowed = parseAllowList(config?.value);
+  // Read fresh (ttlMs: 0) rather than from the 30-second cache: narrowing the
+  // allow-list is a security change that must apply at once.
+  const config = await settings(env.SUPABASE_DB_URL, { ttlMs: 0 });
+  const allowed = parseAllowList(config.getOr('payments.allowed_redirect_urls', z.unknown(), null));
   if (!allowed) {
     log.error('admin_config payments.allowed_redirect_urls is missing or not an array of URLs');
     throw new HttpError('unavailable', 'payments are not configured: admin_config payments.allowed_redirect_urls');
