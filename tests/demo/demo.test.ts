@@ -1,0 +1,100 @@
+/**
+ * `npm run demo` in CI: plays the journey of seed 000 on a throw-away stack of
+ * its own (`node stack/demo.mjs --own-stack`: its own PostgreSQL, every
+ * function in Deno, stand-ins for Clerk, OpenAI, DeepSeek, Stripe and
+ * Cloudinary) as a child process, and checks that it completes (exit 0) and
+ * that its transcript shows each milestone. The demo checks every step
+ * itself; this test makes sure it ran them all. On failure the whole
+ * transcript is printed.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { expect, it } from 'vitest';
+import { ROOT } from '../../stack/db.mjs';
+
+const TIMEOUT_MS = 240_000;
+
+/** Runs the demo; resolves with its exit code (null when killed) and its whole output. */
+function runDemo(): Promise<{ code: number | null; signal: NodeJS.Signals | null; transcript: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'stack/demo.mjs'), '--own-stack'], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let transcript = '';
+    child.stdout.on('data', (d) => (transcript += d));
+    child.stderr.on('data', (d) => (transcript += d));
+    // Past the deadline: SIGINT first, so the demo stops its stack, then SIGKILL.
+    const soft = setTimeout(() => child.kill('SIGINT'), TIMEOUT_MS - 20_000);
+    const hard = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS - 5_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(soft);
+      clearTimeout(hard);
+      resolve({ code, signal, transcript });
+    });
+  });
+}
+
+/** What the transcript must show, in this order. */
+const MILESTONES = [
+  /Stack: --own-stack: starting a throw-away stack/,
+  /providers: clerk local, openai local, deepseek local, stripe local, cloudinary local/,
+  /user\.created for Alice Archer \(user_\w+\) → 200 created/,
+  /user\.created for Bob Baker .* → 200 created/,
+  /user\.created for Carol Chen .* → 200 created/,
+  /Bob\s+declines → declined/,
+  /Alice's friends: Bob, Carol/,
+  /opens a direct chat with Alice → the same chat \(one per pair\)/,
+  /creates the group "Weekend trip/,
+  /↳ replies "/,
+  /edits her first message → .*\(edited\)/,
+  /Alice's inbox: Bob Baker\s+unread 1/,
+  /`read` event on chat:<direct>/,
+  /Alice's inbox: 0 unread everywhere/,
+  /sets credits\.low_balance_threshold_micro_usd from/,
+  /AI\s+This is the local AI stand-in answering/,
+  /restores credits\.low_balance_threshold_micro_usd to \$0\.500000/,
+  /ai_interactions \(as Alice\): openai\/gpt-6-luna, \d+ prompt \+ \d+ completion tokens, cost \$0\.\d{6}/,
+  /Alice's wallet: \$1\.000000 → \$0\.\d{6} \(−\$0\.\d{6}\), nothing left held/,
+  /low-balance alert: notification low_balance/,
+  /payments-checkout → session cs_/,
+  /checkout\.session\.completed, signed → stripe-webhook/,
+  /payment paid; wallet \$0\.\d{6} → \$5\.\d{6} \(\+\$5\.000000\), one ledger entry \(topup\)/,
+  /notification topup_succeeded/,
+  /uploads sunset\.png .* → png 48×32/,
+  /recorded in media \(as Bob reads it\): png 48×32/,
+  /Carol reads it: 48×32/,
+  /Alice\s+balance\s+\$5\.\d{6} = sum of 3 ledger entries \(ai_usage, grant, topup\)/,
+  /ledger_mismatches\(\) → no rows/,
+  /user:<alice>\s+balance ×3, chat_added ×2, notification ×4/,
+  /user:<bob>\s+.*media ×1/,
+  /chat:<direct>\s+INSERT ×2, read ×1, UPDATE ×1/,
+  /the join policy refuses them/,
+  /✓ The journey completed: 10 steps/,
+  /Stopped\./,
+];
+
+it(
+  'npm run demo -- --own-stack plays the whole journey of seed 000 and exits 0',
+  async () => {
+    const { code, signal, transcript } = await runDemo();
+    const missing = MILESTONES.filter((m) => !m.test(transcript));
+    // Each milestone after the previous one.
+    let at = 0;
+    const outOfOrder = MILESTONES.filter((m) => {
+      const i = transcript.slice(at).search(m);
+      if (i >= 0) at += i;
+      return i < 0 && m.test(transcript);
+    });
+    if (code !== 0 || missing.length || outOfOrder.length) console.log(`--- demo transcript (exit ${code}${signal ? `, ${signal}` : ''}) ---\n${transcript}`);
+    expect(code, 'exit code of the demo (transcript above)').toBe(0);
+    expect(missing.map(String), 'milestones missing from the transcript').toEqual([]);
+    expect(outOfOrder.map(String), 'milestones out of order').toEqual([]);
+    expect(transcript, 'no session token in the transcript').not.toMatch(/eyJ[\w-]{10,}\.[\w-]{10,}\./);
+    expect(transcript, 'no signing secret in the transcript').not.toMatch(/whsec_|sk_test_standin/);
+    expect(transcript, 'no database password in the transcript').not.toMatch(/postgres:postgres@/);
+  },
+  TIMEOUT_MS,
+);
