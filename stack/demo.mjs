@@ -42,7 +42,7 @@
  * Node runs them. No secret is printed: not tokens, not signing secrets, not
  * the database password.
  */
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -268,7 +268,7 @@ function requireStandins(health) {
  *   `authenticator`, in a transaction, `role` = authenticated and
  *   `request.jwt.claims` = the claims of their Clerk session token; RLS applies);
  * - `realtime(person, topic, fn)`: Realtime's check of a private channel
- *   (the same, plus `realtime.topic`), always rolled back;
+ *   (the same, plus `realtime.topic`), read only;
  * - `studio(fn)`: an admin in Supabase Studio (the `postgres` role).
  */
 function createDataApi(dbUrl) {
