@@ -76,8 +76,6 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_peer text;
 begin
   if new.reply_to_id is not null and not exists (
     select 1 from public.messages m where m.id = new.reply_to_id and m.chat_id = new.chat_id
@@ -94,13 +92,19 @@ begin
     raise exception 'media % is not yours to send', new.media_id using errcode = '42501';
   end if;
 
-  if new.sender_id is not null then
-    select m.user_id into v_peer
-    from public.chats c join public.chat_members m on m.chat_id = c.id
-    where c.id = new.chat_id and c.kind = 'direct' and m.user_id <> new.sender_id;
-    if v_peer is not null and private.is_blocked_between(new.sender_id, v_peer) then
-      raise exception 'cannot send messages to this user' using errcode = '42501';
-    end if;
+  -- A block between the sender and the other member of a direct chat, either
+  -- way (private.is_blocked_between inlined: one query with a cached plan, on
+  -- the path of every message; a group chat stops at the chats row).
+  if new.sender_id is not null and exists (
+    select 1
+    from public.chats c
+    join public.chat_members m on m.chat_id = c.id and m.user_id <> new.sender_id
+    join public.friends f on f.status = 'blocked'
+      and ((f.requester_id = new.sender_id and f.addressee_id = m.user_id)
+        or (f.requester_id = m.user_id and f.addressee_id = new.sender_id))
+    where c.id = new.chat_id and c.kind = 'direct'
+  ) then
+    raise exception 'cannot send messages to this user' using errcode = '42501';
   end if;
   return new;
 end;
@@ -199,27 +203,31 @@ grant select, insert, update, delete on public.messages to service_role;
 
 alter table public.messages enable row level security;
 
+-- Reads: membership as `chat_id = any (<the caller's chat ids, once per
+-- statement>)` (private.my_chat_id_array, 20261122080400_chats.sql): an index
+-- condition, so a history page stays an ordered index scan with LIMIT under
+-- RLS. Writes touch one row: one membership probe (private.my_chat_role).
 create policy "Members can read their chats' messages"
   on public.messages for select to authenticated
-  using (chat_id in (select private.my_chat_ids()));
+  using (chat_id = any ((select private.my_chat_id_array())::uuid[]));
 
 create policy "Members can send messages as themselves"
   on public.messages for insert to authenticated
   with check (
     sender_id = (select auth.jwt()) ->> 'sub'
     and kind in ('text', 'image', 'file')
-    and chat_id in (select private.my_chat_ids())
+    and private.my_chat_role(chat_id) is not null
   );
 
 create policy "Senders can edit or delete their messages"
   on public.messages for update to authenticated
   using (
     sender_id = (select auth.jwt()) ->> 'sub'
-    and chat_id in (select private.my_chat_ids())
+    and private.my_chat_role(chat_id) is not null
   )
   with check (
     sender_id = (select auth.jwt()) ->> 'sub'
-    and chat_id in (select private.my_chat_ids())
+    and private.my_chat_role(chat_id) is not null
   );
 
 create policy "Users can read their own media and media sent in their chats"
@@ -228,7 +236,7 @@ create policy "Users can read their own media and media sent in their chats"
     owner_id = (select auth.jwt()) ->> 'sub'
     or id in (
       select m.media_id from public.messages m
-      where m.media_id is not null and m.chat_id in (select private.my_chat_ids())
+      where m.media_id is not null and m.chat_id = any ((select private.my_chat_id_array())::uuid[])
     )
   );
 

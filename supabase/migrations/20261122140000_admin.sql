@@ -111,18 +111,27 @@ alter table public.user_accounts
 comment on column public.user_accounts.suspended_at is
   'Set by an admin (suspend_user): the user''s token is refused by every table, RPC and function until restored.';
 
-/** True when the caller's account is suspended. */
+/**
+ * True when the caller's account is suspended. PL/pgSQL, not SQL: every
+ * statement a user runs evaluates it once (the restrictive policies below),
+ * and a security-definer SQL function is planned again on each of them (it is
+ * never inlined), which cost more than the rest of a history page
+ * (bench/results/report.md). The caller's id is private.current_user_id()'s
+ * body inlined, for the same reason.
+ */
 create or replace function private.caller_is_suspended()
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select exists (
+begin
+  return exists (
     select 1 from public.user_accounts a
-    where a.user_id = private.current_user_id() and a.suspended_at is not null
-  )
+    where a.user_id = nullif(auth.jwt() ->> 'sub', '') and a.suspended_at is not null
+  );
+end;
 $$;
 grant execute on function private.caller_is_suspended() to authenticated, service_role;
 
