@@ -39,13 +39,18 @@ grant usage on schema private to authenticated, service_role;
  * The Clerk user id of the caller (`sub` claim of the session token), or null
  * for anon and service-role requests without a subject.
  */
+-- PL/pgSQL, not SQL: with `set search_path` a SQL function is never inlined,
+-- so it would be planned again in every statement that calls it; a PL/pgSQL
+-- function keeps its plan for the connection (bench/README.md).
 create or replace function private.current_user_id()
 returns text
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-  select nullif((select auth.jwt()) ->> 'sub', '')
+begin
+  return nullif(auth.jwt() ->> 'sub', '');
+end;
 $$;
 comment on function private.current_user_id() is
   'Clerk user id (`sub` claim) of the caller, or null. Use instead of auth.uid(), which raises on Clerk ids.';

@@ -60,20 +60,25 @@ create policy "Users can read their requests, friendships and own blocks"
 -- Helpers
 -- -----------------------------------------------------------------------------
 
-/** True when either user blocks the other. */
+/**
+ * True when either user blocks the other. PL/pgSQL so that its plan is cached
+ * per connection (a security-definer SQL function is planned on every call).
+ */
 create or replace function private.is_blocked_between(p_a text, p_b text)
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select exists (
+begin
+  return exists (
     select 1 from public.friends f
     where f.status = 'blocked'
       and ((f.requester_id = p_a and f.addressee_id = p_b)
         or (f.requester_id = p_b and f.addressee_id = p_a))
-  )
+  );
+end;
 $$;
 
 /** Users the caller blocks or is blocked by. */

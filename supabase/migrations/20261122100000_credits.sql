@@ -93,19 +93,26 @@ insert into public.admin_config (key, value, description, value_type, min_value,
    'How long an AI call may hold reserved credits before they are released automatically.', 'integer', 10, 86400)
 on conflict (key) do nothing;
 
-/** Integer setting from admin_config, or `p_default` when missing or not a number. */
+/**
+ * Integer setting from admin_config, or `p_default` when missing or not a
+ * number. PL/pgSQL so that its plan is cached per connection: it runs in every
+ * reservation and ledger entry, and a security-definer SQL function is planned
+ * on every call.
+ */
 create or replace function private.config_bigint(p_key text, p_default bigint)
 returns bigint
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select coalesce(
+begin
+  return coalesce(
     (select case when jsonb_typeof(c.value) = 'number' then (c.value #>> '{}')::numeric::bigint end
      from public.admin_config c where c.key = p_key),
     p_default
-  )
+  );
+end;
 $$;
 
 -- -----------------------------------------------------------------------------
