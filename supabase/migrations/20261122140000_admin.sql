@@ -184,12 +184,17 @@ create policy "Suspended users are locked out of Realtime"
 -- -----------------------------------------------------------------------------
 
 /**
- * Grants `p_amount_micro_usd` (> 0) credits to a user with a reason: a ledger
- * entry of kind grant (source admin.grant) and an audit row. Returns the
- * ledger entry id. Errors: 42501 not an admin; 22023 bad amount or reason;
- * P0002 unknown user.
+ * The one door for admin credit changes: checks the admin, the amount (> 0
+ * micro-USD) and the user, writes the audit row, then the ledger entry
+ * (grant: +amount, kind grant, source admin.grant; deduct: -amount, kind
+ * adjustment, source admin.deduct; source_id = the audit row id). Returns the
+ * ledger entry id. Errors: 42501 not an admin; 22023 bad amount; 23514 reason
+ * shorter than 3 characters; P0002 unknown user; PT402 a deduction below zero
+ * (nothing is written).
  */
-create or replace function public.admin_grant_credits(p_user_id text, p_amount_micro_usd bigint, p_reason text)
+create or replace function private.admin_change_credits(
+  p_user_id text, p_amount_micro_usd bigint, p_reason text, p_deduct boolean
+)
 returns bigint
 language plpgsql
 security definer
@@ -197,6 +202,7 @@ set search_path = ''
 as $$
 declare
   v_actor text := private.require_admin();
+  v_action text := case when p_deduct then 'credits.deduct' else 'credits.grant' end;
   v_audit bigint;
   v_entry public.credit_ledger;
 begin
@@ -204,40 +210,36 @@ begin
     raise exception 'amount must be a positive number of micro-USD' using errcode = '22023';
   end if;
   perform private.assert_user_exists(p_user_id);
-  v_audit := private.audit(v_actor, 'credits.grant', p_user_id, null, p_reason,
+  v_audit := private.audit(v_actor, v_action, p_user_id, null, p_reason,
     jsonb_build_object('amount_micro_usd', p_amount_micro_usd));
-  v_entry := private.record_ledger_entry(p_user_id, 'grant', p_amount_micro_usd, 'admin.grant', v_audit::text,
-    left(p_reason, 500), jsonb_build_object('audit_id', v_audit, 'actor', v_actor));
+  v_entry := private.record_ledger_entry(
+    p_user_id,
+    case when p_deduct then 'adjustment' else 'grant' end::public.ledger_entry_kind,
+    case when p_deduct then -p_amount_micro_usd else p_amount_micro_usd end,
+    case when p_deduct then 'admin.deduct' else 'admin.grant' end,
+    v_audit::text, left(p_reason, 500), jsonb_build_object('audit_id', v_audit, 'actor', v_actor));
   return v_entry.id;
 end;
 $$;
 
-/**
- * Deducts credits from a user with a reason (ledger kind adjustment, source
- * admin.deduct), never below zero (PT402). Returns the ledger entry id.
- * Errors: 42501 not an admin; 22023 bad amount or reason; P0002; PT402.
- */
-create or replace function public.admin_deduct_credits(p_user_id text, p_amount_micro_usd bigint, p_reason text)
+/** Grants credits to a user with a reason (ledger kind grant). See private.admin_change_credits. */
+create or replace function public.admin_grant_credits(p_user_id text, p_amount_micro_usd bigint, p_reason text)
 returns bigint
-language plpgsql
+language sql
 security definer
 set search_path = ''
 as $$
-declare
-  v_actor text := private.require_admin();
-  v_audit bigint;
-  v_entry public.credit_ledger;
-begin
-  if p_amount_micro_usd is null or p_amount_micro_usd <= 0 then
-    raise exception 'amount must be a positive number of micro-USD' using errcode = '22023';
-  end if;
-  perform private.assert_user_exists(p_user_id);
-  v_audit := private.audit(v_actor, 'credits.deduct', p_user_id, null, p_reason,
-    jsonb_build_object('amount_micro_usd', p_amount_micro_usd));
-  v_entry := private.record_ledger_entry(p_user_id, 'adjustment', -p_amount_micro_usd, 'admin.deduct', v_audit::text,
-    left(p_reason, 500), jsonb_build_object('audit_id', v_audit, 'actor', v_actor));
-  return v_entry.id;
-end;
+  select private.admin_change_credits(p_user_id, p_amount_micro_usd, p_reason, false)
+$$;
+
+/** Deducts credits from a user with a reason, never below zero (ledger kind adjustment). See private.admin_change_credits. */
+create or replace function public.admin_deduct_credits(p_user_id text, p_amount_micro_usd bigint, p_reason text)
+returns bigint
+language sql
+security definer
+set search_path = ''
+as $$
+  select private.admin_change_credits(p_user_id, p_amount_micro_usd, p_reason, true)
 $$;
 
 /**
