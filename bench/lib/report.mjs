@@ -56,7 +56,7 @@ export function summaryRows(r) {
         `2. History: ${label[k]}`,
         `p50 ${ms(h.rls.statement.p50)}, p95 ${ms(h.rls.statement.p95)}`,
         `owner, no RLS: p50 ${ms(h.owner.statement.p50)}, p95 ${ms(h.owner.statement.p95)}`,
-        `${ratio(h.ratio_p50)} (p95 ${ratio(h.ratio_p95)})`,
+        `${h.ratio_p50.toFixed(3)} (p95 ${ratio(h.ratio_p95)})`,
         `≤ ${GOALS.history_ratio_max}, p50 < ${GOALS.history_p50_max_ms} ms`,
         yes(ok),
       ]);
