@@ -55,29 +55,7 @@ $$;
 comment on function private.current_user_id() is
   'Clerk user id (`sub` claim) of the caller, or null. Use instead of auth.uid(), which raises on Clerk ids.';
 
-/**
- * The caller's Clerk user id; raises 42501 (PostgREST: 401 for anon, 403
- * otherwise) when the request carries no subject.
- */
-create or replace function private.require_user_id()
-returns text
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-  v_id text := private.current_user_id();
-begin
-  if v_id is null then
-    raise exception 'not signed in'
-      using errcode = '42501', hint = 'Send a Clerk session token as the Authorization bearer.';
-  end if;
-  return v_id;
-end;
-$$;
-
 grant execute on function private.current_user_id() to authenticated, service_role;
-grant execute on function private.require_user_id() to authenticated, service_role;
 
 -- -----------------------------------------------------------------------------
 -- Trigger helpers

@@ -41,6 +41,8 @@ create table public.user_accounts (
   auth_provider text not null default 'email',
   is_admin boolean not null default false,
   clerk_updated_at timestamptz,
+  suspended_at timestamptz,
+  suspended_reason text,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
@@ -50,6 +52,9 @@ comment on column public.user_accounts.auth_provider is
   'How the user signs in: `email`, or the Clerk OAuth provider without its `oauth_` prefix (google, facebook, apple, …).';
 comment on column public.user_accounts.is_admin is
   'From Clerk public metadata `is_admin` (or `role: "admin"`); only the webhook sets it.';
+comment on column public.user_accounts.suspended_at is
+  'Set by an admin (admin_suspend_user): the user''s token is refused by every table, RPC and function until restored.';
+comment on column public.user_accounts.suspended_reason is 'The admin''s reason for the suspension.';
 comment on column public.user_accounts.clerk_updated_at is
   'Clerk `updated_at` of the last applied webhook payload: an older payload never overwrites a newer one.';
 
@@ -107,6 +112,58 @@ as $$
   )
 $$;
 grant execute on function private.is_admin() to authenticated, service_role;
+
+/**
+ * True when the caller's account is suspended. PL/pgSQL, not SQL: every
+ * statement a user runs evaluates it once (the restrictive policies of the
+ * admin migration),
+ * and a security-definer SQL function is planned again on each of them (it is
+ * never inlined), which cost more than the rest of a history page
+ * (bench/results/report.md). The caller's id is private.current_user_id()'s
+ * body inlined, for the same reason.
+ */
+create or replace function private.caller_is_suspended()
+returns boolean
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  return exists (
+    select 1 from public.user_accounts a
+    where a.user_id = nullif(auth.jwt() ->> 'sub', '') and a.suspended_at is not null
+  );
+end;
+$$;
+grant execute on function private.caller_is_suspended() to authenticated, service_role;
+
+/**
+ * The caller's Clerk user id, for every RPC; raises 42501 (PostgREST: 401
+ * for anon, 403 otherwise) when the request carries no subject or the
+ * account is suspended.
+ */
+create or replace function private.require_user_id()
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_id text := private.current_user_id();
+begin
+  if v_id is null then
+    raise exception 'not signed in'
+      using errcode = '42501', hint = 'Send a Clerk session token as the Authorization bearer.';
+  end if;
+  if private.caller_is_suspended() then
+    raise exception 'account suspended' using errcode = '42501';
+  end if;
+  return v_id;
+end;
+$$;
+
+grant execute on function private.require_user_id() to authenticated, service_role;
 
 -- -----------------------------------------------------------------------------
 -- RPCs

@@ -9,8 +9,9 @@
 -- changed nor deleted, by anyone.
 --   * every admin_config change is audited (its values are typed and
 --     validated on write since the admin_config migration);
---   * a suspended user is refused by every table (a restrictive policy), by
---     every RPC (private.require_user_id) and by the edge functions;
+--   * a suspended user is refused by every table (a restrictive policy added
+--     here), by every RPC (private.require_user_id, users migration) and by
+--     the edge functions;
 --   * grant/deduct credits go through the ledger (kind grant / adjustment).
 -- =============================================================================
 
@@ -103,59 +104,9 @@ create policy "Admins can read the audit log"
   using ((select private.is_admin()));
 
 -- -----------------------------------------------------------------------------
--- Suspension
+-- Suspension (user_accounts.suspended_at, private.caller_is_suspended() and the
+-- check in private.require_user_id() are in the users migration)
 -- -----------------------------------------------------------------------------
-alter table public.user_accounts
-  add column suspended_at timestamptz,
-  add column suspended_reason text;
-comment on column public.user_accounts.suspended_at is
-  'Set by an admin (suspend_user): the user''s token is refused by every table, RPC and function until restored.';
-
-/**
- * True when the caller's account is suspended. PL/pgSQL, not SQL: every
- * statement a user runs evaluates it once (the restrictive policies below),
- * and a security-definer SQL function is planned again on each of them (it is
- * never inlined), which cost more than the rest of a history page
- * (bench/results/report.md). The caller's id is private.current_user_id()'s
- * body inlined, for the same reason.
- */
-create or replace function private.caller_is_suspended()
-returns boolean
-language plpgsql
-stable
-security definer
-set search_path = ''
-as $$
-begin
-  return exists (
-    select 1 from public.user_accounts a
-    where a.user_id = nullif(auth.jwt() ->> 'sub', '') and a.suspended_at is not null
-  );
-end;
-$$;
-grant execute on function private.caller_is_suspended() to authenticated, service_role;
-
--- Every RPC starts with require_user_id(): refuse suspended callers there.
-create or replace function private.require_user_id()
-returns text
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-  v_id text := private.current_user_id();
-begin
-  if v_id is null then
-    raise exception 'not signed in'
-      using errcode = '42501', hint = 'Send a Clerk session token as the Authorization bearer.';
-  end if;
-  if private.caller_is_suspended() then
-    raise exception 'account suspended' using errcode = '42501';
-  end if;
-  return v_id;
-end;
-$$;
-
 -- One restrictive policy per table (ANDed with the permissive ones): a
 -- suspended user's token sees and changes nothing, in public and on Realtime.
 do $$
