@@ -52,6 +52,7 @@ import exitHook from 'async-exit-hook';
 import postgres from 'postgres';
 import { Webhook } from 'svix';
 import { loadClerkStandin, mintSessionToken } from './clerk-standin.mjs';
+import { postgrestRequest } from './data-api.mjs';
 import { freePort, ROOT, startDatabase } from './db.mjs';
 
 const USAGE = `usage: npm run demo [-- --own-stack]
@@ -281,20 +282,18 @@ function createDataApi(dbUrl) {
   const api = postgres(withUser('authenticator'), { max: 3, onnotice: () => {} });
   const studio = postgres(dbUrl, { max: 1, onnotice: () => {} });
 
+  // Realtime's checks also set the legacy per-claim settings and the topic
+  // (lib/realtime/tenants/authorization.ex).
   const request = (claims, fn, { method = 'POST', path = '/rest/v1/rpc', topic } = {}) =>
-    api.begin(async (tx) => {
-      if (method === 'GET') await tx`set transaction read only`;
-      await tx`
-        select set_config('search_path', 'public, extensions', true),
-               set_config('role', 'authenticated', true),
-               set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
-               set_config('request.jwt.claim.sub', ${claims.sub}, true),
-               set_config('request.jwt.claim.role', 'authenticated', true),
-               set_config('request.method', ${method}, true),
-               set_config('request.path', ${path}, true),
-               set_config('request.headers', '{}', true),
-               set_config('realtime.topic', ${topic ?? ''}, true)`;
-      return fn(tx);
+    postgrestRequest(api, 'authenticated', claims, fn, {
+      method,
+      path,
+      headers: {},
+      settings: {
+        'request.jwt.claim.sub': claims.sub,
+        'request.jwt.claim.role': 'authenticated',
+        'realtime.topic': topic ?? '',
+      },
     });
 
   return {

@@ -2,10 +2,10 @@
  * Test access to the real database, the way Supabase's servers reach it.
  *
  * - `asUser` / `asAnon` / `asService` run a callback in a transaction exactly as
- *   PostgREST runs a request (PLATFORM.md §5): connected as `authenticator`,
- *   `set_config('role', …, true)` and the JWT claims in `request.jwt.claims`,
- *   plus method, path and lower-cased headers. The transaction commits when
- *   the callback returns and rolls back when it throws.
+ *   PostgREST runs a request (PLATFORM.md §5; stack/data-api.mjs): connected
+ *   as `authenticator`, `set_config('role', …, true)` and the JWT claims in
+ *   `request.jwt.claims`, plus method, path and lower-cased headers. The
+ *   transaction commits when the callback returns and rolls back when it throws.
  * - `realtimeJoin` / `realtimeSend` reproduce Realtime's private-channel checks
  *   (PLATFORM.md §3): probe rows inserted by Realtime's own (superuser)
  *   connection, then a SELECT (join) or INSERT (send) as the user's role with
@@ -14,17 +14,12 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { inject } from 'vitest';
+import { clerkClaims as sharedClerkClaims, postgrestRequest, withUser } from '../../stack/data-api.mjs';
 
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
 
 const dbUrl = () => process.env.TEST_DB_URL ?? inject('dbUrl');
-const withUser = (url: string, user: string) => {
-  const u = new URL(url);
-  u.username = user;
-  return u.toString();
-};
-
 let authenticatorPool: Sql | undefined;
 let ownerPool: Sql | undefined;
 let superPool: Sql | undefined;
@@ -58,24 +53,9 @@ export function newUserId(): string {
   return `user_${randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 24).padEnd(24, 'x')}`;
 }
 
-/**
- * Claims of a Clerk session token (https://clerk.com/docs/backend-requests/resources/session-tokens)
- * with `role: authenticated`, as Supabase's Clerk integration requires.
- */
+/** Claims of a Clerk session token with `role: authenticated` (stack/data-api.mjs). */
 export function clerkClaims(sub: string, extra: Record<string, unknown> = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    azp: 'http://localhost:3000',
-    exp: now + 60,
-    iat: now,
-    iss: 'https://chat-with-me.clerk.accounts.dev',
-    nbf: now - 5,
-    sid: `sess_${sub.slice(5)}`,
-    sub,
-    v: 2,
-    role: 'authenticated',
-    ...extra,
-  };
+  return sharedClerkClaims(sub, extra);
 }
 
 interface RequestOptions {
@@ -83,25 +63,13 @@ interface RequestOptions {
   path?: string;
 }
 
-async function request<T>(
+function request<T>(
   role: 'anon' | 'authenticated' | 'service_role',
   claims: Record<string, unknown>,
   fn: (tx: Tx) => Promise<T>,
-  { method = 'POST', path = '/rest/v1/rpc' }: RequestOptions = {},
+  opts: RequestOptions = {},
 ): Promise<T> {
-  return (await authenticator().begin(async (tx) => {
-    if (method === 'GET' || method === 'HEAD') await tx`set transaction read only`;
-    await tx`
-      select
-        set_config('search_path', 'public, extensions', true),
-        set_config('role', ${role}, true),
-        set_config('request.jwt.claims', ${JSON.stringify({ ...claims, role })}, true),
-        set_config('request.method', ${method}, true),
-        set_config('request.path', ${path}, true),
-        set_config('request.headers', ${JSON.stringify({ 'content-type': 'application/json' })}, true)
-    `;
-    return fn(tx);
-  })) as T;
+  return postgrestRequest(authenticator(), role, claims, fn, opts) as Promise<T>;
 }
 
 /** Runs `fn` as the signed-in Clerk user `sub` (role authenticated). */
