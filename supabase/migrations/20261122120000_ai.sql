@@ -318,16 +318,21 @@ create or replace function private.ai_cost_micro_usd(
   p_input_micro_usd_per_mtok bigint, p_cached_input_micro_usd_per_mtok bigint, p_output_micro_usd_per_mtok bigint
 )
 returns bigint
-language sql
+-- PL/pgSQL, not SQL: with `set search_path` a SQL function is never inlined,
+-- so it would be planned again on every call (start and finish of every AI
+-- call); a PL/pgSQL function keeps its plan for the connection (bench/README.md).
+language plpgsql
 immutable
 set search_path = ''
 as $$
-  select ceil((
+begin
+  return ceil((
       (p_prompt_tokens - least(coalesce(p_cached_prompt_tokens, 0), p_prompt_tokens))::numeric * p_input_micro_usd_per_mtok
     + least(coalesce(p_cached_prompt_tokens, 0), p_prompt_tokens)::numeric
         * coalesce(p_cached_input_micro_usd_per_mtok, p_input_micro_usd_per_mtok)
     + p_completion_tokens::numeric * p_output_micro_usd_per_mtok
-  ) / 1000000)::bigint
+  ) / 1000000)::bigint;
+end;
 $$;
 
 /**
@@ -391,6 +396,66 @@ begin
   return v_count;
 end;
 $$;
+
+-- -----------------------------------------------------------------------------
+-- What the caller may see (as the caller, under RLS: the ai-chat function)
+-- -----------------------------------------------------------------------------
+
+/**
+ * Everything ai-chat reads on behalf of the caller before a call, in one
+ * round trip (security invoker: runs as `authenticated` with the caller's
+ * claims, so every read goes through RLS exactly as four separate statements
+ * would): the chat (null columns when it does not exist or the caller is not a
+ * member: nothing else is read then), the model `p_model_id` if enabled, or the
+ * enabled default model when null (as jsonb: id, provider, max_output_tokens,
+ * context_window, request_options; null when none), the display name of
+ * `p_user_id` (the caller), and the chat's newest `p_history_limit` messages
+ * that are not deleted, newest first (json array of {kind, sender_id,
+ * sender_name, content}). PL/pgSQL: its statements keep their plans for the
+ * connection, where ai-chat's own statements (unprepared) would be planned on
+ * every call.
+ */
+create or replace function private.ai_chat_conversation(
+  p_chat_id uuid, p_model_id text, p_user_id text, p_history_limit integer
+)
+returns table (chat_id uuid, chat_kind public.chat_kind, model jsonb, caller_name text, history json)
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  select c.id, c.kind into chat_id, chat_kind from public.chats c where c.id = p_chat_id;
+  if chat_id is null then
+    return next;
+    return;
+  end if;
+  if p_model_id is null then
+    select jsonb_build_object('id', m.id, 'provider', m.provider, 'max_output_tokens', m.max_output_tokens,
+                              'context_window', m.context_window, 'request_options', m.request_options)
+    into model
+    from public.ai_models m where m.is_default and m.enabled;
+  else
+    select jsonb_build_object('id', m.id, 'provider', m.provider, 'max_output_tokens', m.max_output_tokens,
+                              'context_window', m.context_window, 'request_options', m.request_options)
+    into model
+    from public.ai_models m where m.id = p_model_id and m.enabled;
+  end if;
+  select u.display_name into caller_name from public.users u where u.id = p_user_id;
+  select coalesce(json_agg(json_build_object('kind', h.kind, 'sender_id', h.sender_id, 'sender_name', h.sender_name,
+                                             'content', h.content) order by h.created_at desc, h.id desc), '[]'::json)
+  into history
+  from (
+    select m.id, m.created_at, m.kind, m.sender_id, u.display_name as sender_name, m.content
+    from public.messages m left join public.users u on u.id = m.sender_id
+    where m.chat_id = p_chat_id and m.deleted_at is null
+    order by m.created_at desc, m.id desc
+    limit p_history_limit
+  ) h;
+  return next;
+end;
+$$;
+
+grant execute on function private.ai_chat_conversation(uuid, text, text, integer) to authenticated;
 
 -- -----------------------------------------------------------------------------
 -- Operations (service role: the ai-chat function)
@@ -630,6 +695,32 @@ end;
 $$;
 
 /**
+ * finish_ai_interaction, then the title of `p_chat_id` as it is afterwards
+ * (null when untitled or gone): what the ai-chat function answers in `done`,
+ * in one round trip instead of two statements. Same arguments and errors as
+ * finish_ai_interaction (plus the chat), which does all the work. Security
+ * invoker: the service role reads the title as it would directly.
+ */
+create or replace function private.finish_ai_interaction_titled(
+  p_interaction_id uuid, p_chat_id uuid, p_prompt text, p_answer text,
+  p_prompt_tokens integer, p_cached_prompt_tokens integer, p_completion_tokens integer,
+  p_finish_reason text default null, p_latency_ms integer default null, p_time_to_first_token_ms integer default null,
+  p_client_disconnected boolean default false, p_provider_response_id text default null
+)
+returns table (interaction public.ai_interactions, chat_title text)
+language plpgsql
+set search_path = ''
+as $$
+begin
+  interaction := private.finish_ai_interaction(p_interaction_id, p_prompt, p_answer, p_prompt_tokens,
+    p_cached_prompt_tokens, p_completion_tokens, p_finish_reason, p_latency_ms, p_time_to_first_token_ms,
+    p_client_disconnected, p_provider_response_id);
+  select c.title into chat_title from public.chats c where c.id = p_chat_id;
+  return next;
+end;
+$$;
+
+/**
  * Ends a call that did not answer (provider error, timeout, truncated or
  * malformed stream): releases its reservation (nothing is charged), stores
  * nothing, and marks the row `failed` with `p_error_code` and a short
@@ -677,6 +768,7 @@ grant execute on function
   private.expire_ai_interactions(text),
   private.start_ai_interaction(text, uuid, text, integer, integer, boolean, text, integer),
   private.finish_ai_interaction(uuid, text, text, integer, integer, integer, text, integer, integer, boolean, text),
+  private.finish_ai_interaction_titled(uuid, uuid, text, text, integer, integer, integer, text, integer, integer, boolean, text),
   private.fail_ai_interaction(uuid, text, text, integer, integer)
   to service_role;
 

@@ -2,7 +2,7 @@
  * ai-chat's database work, each step one transaction:
  * - `loadConversation` as the caller (role authenticated, RLS): the chat (only
  *   visible to members), the model (only enabled ones), the caller's name and
- *   the recent history;
+ *   the recent history, in one statement (private.ai_chat_conversation);
  * - `startInteraction`, `finishInteraction`, `failInteraction` as the
  *   service role, through the private functions of
  *   20261122120000_ai.sql (rate limits, reservation, settlement, storing).
@@ -30,26 +30,16 @@ export interface Conversation {
   history: HistoryMessage[];
 }
 
-/** As the caller: what they may see of the chat and the models (nothing when not a member). */
+/**
+ * As the caller: what they may see of the chat and the models (nothing when
+ * not a member). One statement, private.ai_chat_conversation (security
+ * invoker: the same four reads under RLS, with plans cached per connection).
+ */
 export async function loadConversation(tx: Tx, userId: string, body: AiChatRequest): Promise<Conversation> {
-  const [chat] = await tx<{ id: string; kind: 'direct' | 'group' | 'assistant' }[]>`
-    select c.id, c.kind from public.chats c where c.id = ${body.chat_id}`;
-  if (!chat) return { chat: null, model: null, callerName: '', history: [] };
-  const [model] = body.model
-    ? await tx<ModelRow[]>`
-        select m.id, m.provider, m.max_output_tokens, m.context_window, m.request_options
-        from public.ai_models m where m.id = ${body.model} and m.enabled`
-    : await tx<ModelRow[]>`
-        select m.id, m.provider, m.max_output_tokens, m.context_window, m.request_options
-        from public.ai_models m where m.is_default and m.enabled`;
-  const [me] = await tx<{ display_name: string }[]>`select u.display_name from public.users u where u.id = ${userId}`;
-  const history = await tx<HistoryMessage[]>`
-    select m.kind, m.sender_id, u.display_name as sender_name, m.content
-    from public.messages m left join public.users u on u.id = m.sender_id
-    where m.chat_id = ${chat.id} and m.deleted_at is null
-    order by m.created_at desc, m.id desc
-    limit ${MAX_HISTORY_MESSAGES}`;
-  return { chat, model: model ?? null, callerName: me?.display_name ?? '', history: [...history] };
+  const [row] = await tx<{ chat_id: string | null; chat_kind: 'direct' | 'group' | 'assistant' | null; model: ModelRow | null; caller_name: string | null; history: HistoryMessage[] | null }[]>`
+    select * from private.ai_chat_conversation(${body.chat_id}, ${body.model || null}, ${userId}, ${MAX_HISTORY_MESSAGES})`;
+  if (!row?.chat_id || !row.chat_kind) return { chat: null, model: null, callerName: '', history: [] };
+  return { chat: { id: row.chat_id, kind: row.chat_kind }, model: row.model ?? null, callerName: row.caller_name ?? '', history: row.history ?? [] };
 }
 
 /** An ai_interactions row as ai-chat uses it (amounts as numbers). */
@@ -147,7 +137,7 @@ export async function startInteraction(
   return interaction;
 }
 
-/** private.finish_ai_interaction (settle, store, title) and the chat's title afterwards. */
+/** private.finish_ai_interaction (settle, store, title) and the chat's title afterwards (private.finish_ai_interaction_titled). */
 export async function finishInteraction(
   tx: Tx,
   a: {
@@ -163,12 +153,13 @@ export async function finishInteraction(
     providerResponseId: string | null;
   },
 ): Promise<{ interaction: Interaction; chatTitle: string | null }> {
+  // One statement: finish_ai_interaction, then the chat's title as it is afterwards.
   const [row] = await tx`
-    select * from private.finish_ai_interaction(${a.id}, ${a.prompt}, ${a.answer}, ${a.usage.prompt_tokens},
+    select (f.interaction).*, f.chat_title
+    from private.finish_ai_interaction_titled(${a.id}, ${a.chatId}, ${a.prompt}, ${a.answer}, ${a.usage.prompt_tokens},
       ${a.usage.cached_prompt_tokens}, ${a.usage.completion_tokens}, ${a.finishReason}, ${a.latencyMs}, ${a.ttftMs},
-      ${a.clientDisconnected}, ${a.providerResponseId})`;
-  const [chat] = await tx<{ title: string | null }[]>`select c.title from public.chats c where c.id = ${a.chatId}`;
-  return { interaction: toInteraction(row!), chatTitle: chat?.title ?? null };
+      ${a.clientDisconnected}, ${a.providerResponseId}) f`;
+  return { interaction: toInteraction(row!), chatTitle: (row!.chat_title as string | null) ?? null };
 }
 
 /** private.fail_ai_interaction: release the reservation, mark the row failed. */
