@@ -10,7 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,16 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const SUPERUSER = 'supabase_admin';
 /** Password of both the superuser and `postgres`: local-only, as in `supabase start`. */
 export const PASSWORD = 'postgres';
+
+/** True while process `pid` exists (signal 0 probes without signalling). */
+export function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Resolves a free TCP port on 127.0.0.1. */
 export function freePort() {
@@ -79,19 +89,12 @@ export async function startPostgres({ dataDir, port, persistent = true, onLog = 
 async function stopPostgres(pg, dataDir, persistent) {
   const child = /** @type {any} */ (pg).process;
   if (!child?.pid) return;
-  const alive = () => {
-    try {
-      process.kill(child.pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const alive = () => isAlive(child.pid);
   child.kill('SIGINT');
   for (let i = 0; i < 600 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
   if (alive()) child.kill('SIGKILL');
   /** @type {any} */ (pg).process = undefined;
-  if (!persistent) await import('node:fs/promises').then((fs) => fs.rm(dataDir, { recursive: true, force: true }));
+  if (!persistent) await rm(dataDir, { recursive: true, force: true });
 }
 
 /** Applies the platform bootstrap as the superuser (idempotent; run on every start). */

@@ -6,17 +6,14 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT } from './db.mjs';
+import { ROOT, isAlive } from './db.mjs';
 
 const state = path.join(ROOT, '.local/stack.json');
 if (existsSync(state)) {
   const { pid } = JSON.parse(readFileSync(state, 'utf8'));
-  try {
-    process.kill(pid, 0);
+  if (isAlive(pid)) {
     console.error(`The local stack is running (pid ${pid}); stop it with Ctrl-C first.`);
     process.exit(1);
-  } catch {
-    // not running: stale state file
   }
 }
 rmSync(path.join(ROOT, '.local/db'), { recursive: true, force: true });

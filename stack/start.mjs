@@ -6,7 +6,7 @@
  *      kept between runs; `npm run reset` deletes it)
  *   2. platform bootstrap (stack/platform-bootstrap.sql) as the superuser
  *   3. migrations + seed with the Supabase CLI (`supabase db push`) as postgres
- *   4. the edge functions, when stack/functions.mjs is present
+ *   4. the edge functions (stack/functions.mjs) and local provider stand-ins
  *
  * Then it prints a status summary and `KEY=value` lines like
  * `supabase status -o env` (DB_URL, FUNCTIONS_URL), and stays up until Ctrl-C.
@@ -19,7 +19,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import exitHook from 'async-exit-hook';
-import { ROOT, startDatabase } from './db.mjs';
+import { ROOT, isAlive, startDatabase } from './db.mjs';
+import { startFunctions } from './functions.mjs';
 
 const LOCAL = path.join(ROOT, '.local');
 const DATA_DIR = path.join(LOCAL, 'db');
@@ -27,15 +28,6 @@ const STATE_FILE = path.join(LOCAL, 'stack.json');
 const LOG_FILE = path.join(LOCAL, 'postgres.log');
 const DB_PORT = Number(process.env.DB_PORT ?? 54322);
 const FUNCTIONS_PORT = Number(process.env.FUNCTIONS_PORT ?? 54321);
-
-const isAlive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const step = (() => {
   const started = Date.now();
@@ -80,20 +72,21 @@ async function main() {
   const applied = db.pushOutput.match(/Applying migration/g)?.length ?? 0;
   step(`database ready (${applied} new migration${applied === 1 ? '' : 's'})`);
 
-  const env = { DB_URL: db.url };
   let functions;
-  if (existsSync(path.join(ROOT, 'stack/functions.mjs'))) {
-    const { startFunctions } = await import('./functions.mjs');
+  try {
     functions = await startFunctions({ dbUrl: db.url, port: FUNCTIONS_PORT, logDir: LOCAL, onStep: step });
-    env.FUNCTIONS_URL = functions.url;
+  } catch (err) {
+    await db.stop(); // do not leave the database running behind a failed start
+    throw err;
   }
+  const env = { DB_URL: db.url, FUNCTIONS_URL: functions.url };
 
   await writeFile(STATE_FILE, JSON.stringify({ pid: process.pid, env }, null, 2));
 
   console.log('\nChat with Me local stack is running.\n');
   console.log(`         DB URL: ${db.url}`);
-  if (functions) console.log(`  Functions URL: ${functions.url}`);
-  for (const line of functions?.summary ?? []) console.log(`  ${line}`);
+  console.log(`  Functions URL: ${functions.url}`);
+  for (const line of functions.summary) console.log(`  ${line}`);
   console.log(`     Data (kept): ${path.relative(ROOT, DATA_DIR)}  (npm run reset to start over)`);
   console.log(`           Logs: ${path.relative(ROOT, LOCAL)}/`);
   console.log('Not included without Docker: PostgREST, Realtime server, Studio (see README).\n');
@@ -105,7 +98,8 @@ async function main() {
   // to completion before the process ends.
   exitHook((done) => {
     console.log('\nStopping…');
-    Promise.resolve(functions?.stop())
+    functions
+      .stop()
       .catch((e) => console.error(e))
       .then(() => db.stop())
       .catch((e) => console.error(e))

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { inject } from 'vitest';
-import { clerkClaims as sharedClerkClaims, postgrestRequest, withUser } from '../../stack/data-api.mjs';
+import { clerkClaims, postgrestRequest, withUser } from '../../stack/data-api.mjs';
 
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
@@ -54,9 +54,7 @@ export function newUserId(): string {
 }
 
 /** Claims of a Clerk session token with `role: authenticated` (stack/data-api.mjs). */
-export function clerkClaims(sub: string, extra: Record<string, unknown> = {}) {
-  return sharedClerkClaims(sub, extra);
-}
+export { clerkClaims };
 
 interface RequestOptions {
   method?: string;

@@ -66,7 +66,3 @@ export async function settings(dbUrl: string, { ttlMs = SETTINGS_TTL_MS } = {}):
   };
 }
 
-/** Forgets cached settings (tests, or after an admin change made by this isolate). */
-export function clearSettingsCache() {
-  caches.clear();
-}
