@@ -8,7 +8,7 @@
  *   npm run bench -- --only send,history,inbox,plans,metering,ai
  *   npm run bench -- --out DIR    where to write (default bench/results, or bench/results/quick with --quick)
  *
- * A throw-away PostgreSQL 17 (stack/db.mjs: platform bootstrap, migrations
+ * A throw-away PostgreSQL 17 (stack/runtime/db.mjs: platform bootstrap, migrations
  * by the Supabase CLI; no seed) on 127.0.0.1, the data set generated in SQL,
  * then the sections in order: history, inbox, plans (read-only, on the
  * freshly vacuumed data), send, metering, ai. Writes report.md, results.json
@@ -18,7 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT, startDatabase } from '../stack/db.mjs';
+import { ROOT, startDatabase } from '../stack/runtime/db.mjs';
 import { SIZES, generateDataset, sampleDataset } from './lib/dataset.mjs';
 import { pool } from './lib/db.mjs';
 import { machineInfo } from './lib/machine.mjs';

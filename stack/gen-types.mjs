@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, startDatabase } from './db.mjs';
+import { ROOT, startDatabase } from './runtime/db.mjs';
 
 export const TYPES_FILE = path.join(ROOT, 'packages/shared/src/database.types.ts');
 

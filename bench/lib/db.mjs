@@ -10,7 +10,7 @@
  *   bypasses RLS) connection without switching role: the no-RLS baseline.
  */
 import postgres from 'postgres';
-import { clerkClaims, postgrestRequest, withUser } from '../../stack/data-api.mjs';
+import { clerkClaims, postgrestRequest, withUser } from '../../stack/runtime/data-api.mjs';
 
 export { clerkClaims, withUser };
 
@@ -21,7 +21,7 @@ export function pool(url, max, extra = {}) {
 
 const HEADERS = JSON.stringify({ 'content-type': 'application/json' });
 
-/** One request as PostgREST runs it, on an `authenticator` pool (stack/data-api.mjs). */
+/** One request as PostgREST runs it, on an `authenticator` pool (stack/runtime/data-api.mjs). */
 export const request = postgrestRequest;
 
 /** A request as the signed-in Clerk user `sub`. */

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ROOT } from '../../stack/db.mjs';
+import { ROOT } from '../../stack/runtime/db.mjs';
 
 function git(args) {
   try {

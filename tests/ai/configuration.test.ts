@@ -1,7 +1,7 @@
 /**
  * ai-chat under other configurations: a short provider deadline and a missing
  * DeepSeek key (a second functions instance), and the local stack's wiring
- * (stack/functions.mjs): without AI keys, `npm start` serves both providers
+ * (stack/runtime/functions.mjs): without AI keys, `npm start` serves both providers
  * through the stand-in.
  */
 import { writeFile } from 'node:fs/promises';
@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AiChatResult } from '@chat-with-me/shared';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../stack/db.mjs';
-import { startFunctions } from '../../stack/functions.mjs';
+import { freePort } from '../../stack/runtime/db.mjs';
+import { startFunctions } from '../../stack/runtime/functions.mjs';
 import { clerkEnv, createClerkTestInstance, sessionToken } from '../helpers/clerk.js';
 import { closeDb } from '../helpers/db.js';
 import { expectError } from '../helpers/functions.js';

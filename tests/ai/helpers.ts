@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseSseText } from '@chat-with-me/shared';
-import { ROOT } from '../../stack/db.mjs';
+import { ROOT } from '../../stack/runtime/db.mjs';
 import { startOpenAIStandin } from '../../stack/standins/openai.mjs';
 import { sessionToken } from '../helpers/clerk.js';
 import { asService, asUser, createUser, owner } from '../helpers/db.js';

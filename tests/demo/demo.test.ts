@@ -1,6 +1,6 @@
 /**
  * `npm run demo` in CI: plays the journey of seed 000 on a throw-away stack of
- * its own (`node stack/demo.mjs --own-stack`: its own PostgreSQL, every
+ * its own (`node stack/demo/demo.mjs --own-stack`: its own PostgreSQL, every
  * function in Deno, stand-ins for Clerk, OpenAI, DeepSeek, Stripe and
  * Cloudinary) as a child process, and checks that it completes (exit 0) and
  * that its transcript shows each milestone. The demo checks every step
@@ -10,14 +10,14 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { ROOT } from '../../stack/db.mjs';
+import { ROOT } from '../../stack/runtime/db.mjs';
 
 const TIMEOUT_MS = 240_000;
 
 /** Runs the demo; resolves with its exit code (null when killed) and its whole output. */
 function runDemo(): Promise<{ code: number | null; signal: NodeJS.Signals | null; transcript: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'stack/demo.mjs'), '--own-stack'], {
+    const child = spawn(process.execPath, [path.join(ROOT, 'stack/demo/demo.mjs'), '--own-stack'], {
       cwd: ROOT,
       env: { ...process.env, NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,7 +5,7 @@
  */
 import { HealthResponse } from '@chat-with-me/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../stack/db.mjs';
+import { freePort } from '../../stack/runtime/db.mjs';
 import { closeDb, owner } from '../helpers/db.js';
 import { expectError, startTestFunctions, type TestFunctions } from '../helpers/functions.js';
 

@@ -1,5 +1,5 @@
 /**
- * The local functions platform (stack/functions.mjs): Supabase's URL layout,
+ * The local functions platform (stack/runtime/functions.mjs): Supabase's URL layout,
  * per-function Deno workers with the edge runtime's environment only, the
  * gateway's verify_jwt, CORS and request ids, restarts, a clean stop; and the
  * deploy layout (config.toml, per-function import maps) the Supabase CLI reads.
@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../stack/db.mjs';
-import { discoverFunctions, LOCAL_KEYS, readFunctionsConfig } from '../../stack/functions.mjs';
+import { ROOT } from '../../stack/runtime/db.mjs';
+import { discoverFunctions, LOCAL_KEYS, readFunctionsConfig } from '../../stack/runtime/functions.mjs';
 import { sessionToken } from '../helpers/clerk.js';
 import { closeDb, createUser } from '../helpers/db.js';
 import { expectError, startTestFunctions, type TestFunctions } from '../helpers/functions.js';

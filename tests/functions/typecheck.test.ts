@@ -8,7 +8,8 @@ import { readdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../../stack/db.mjs';
+import { ROOT } from '../../stack/runtime/db.mjs';
+import { DENO, denoEnv } from '../../stack/runtime/deno.mjs';
 
 const run = promisify(execFile);
 
@@ -28,7 +29,7 @@ describe('type checks', () => {
       .filter((d) => !d.startsWith('_') && !d.startsWith('.') && existsSync(path.join(ROOT, 'supabase/functions', d, 'index.ts')))
       .map((d) => `supabase/functions/${d}/index.ts`);
     expect(entries.length).toBeGreaterThan(0);
-    const { code, output } = await exitCode(path.join(ROOT, 'node_modules/.bin/deno'), ['check', ...entries]);
+    const { code, output } = await exitCode(DENO, ['check', ...entries], denoEnv());
     expect(code, output).toBe(0);
   });
 
@@ -37,9 +38,9 @@ describe('type checks', () => {
     expect(dirs.length).toBeGreaterThan(0);
     for (const d of dirs) {
       const { code, output } = await exitCode(
-        path.join(ROOT, 'node_modules/.bin/deno'),
+        DENO,
         ['check', `--config=supabase/functions/${d}/deno.json`, `supabase/functions/${d}/index.ts`],
-        { DENO_NO_PACKAGE_JSON: '1' },
+        denoEnv(),
       );
       expect(code, `${d}: ${output}`).toBe(0);
     }

@@ -2,7 +2,7 @@
  * Test access to the real database, the way Supabase's servers reach it.
  *
  * - `asUser` / `asAnon` / `asService` run a callback in a transaction exactly as
- *   PostgREST runs a request (PLATFORM.md §5; stack/data-api.mjs): connected
+ *   PostgREST runs a request (PLATFORM.md §5; stack/runtime/data-api.mjs): connected
  *   as `authenticator`, `set_config('role', …, true)` and the JWT claims in
  *   `request.jwt.claims`, plus method, path and lower-cased headers. The
  *   transaction commits when the callback returns and rolls back when it throws.
@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { inject } from 'vitest';
-import { clerkClaims, postgrestRequest, withUser } from '../../stack/data-api.mjs';
+import { clerkClaims, postgrestRequest, withUser } from '../../stack/runtime/data-api.mjs';
 
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
@@ -53,7 +53,7 @@ export function newUserId(): string {
   return `user_${randomBytes(18).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 24).padEnd(24, 'x')}`;
 }
 
-/** Claims of a Clerk session token with `role: authenticated` (stack/data-api.mjs). */
+/** Claims of a Clerk session token with `role: authenticated` (stack/runtime/data-api.mjs). */
 export { clerkClaims };
 
 interface RequestOptions {

@@ -1,5 +1,5 @@
 /**
- * Starts the edge functions (stack/functions.mjs: real Deno, one process per
+ * Starts the edge functions (stack/runtime/functions.mjs: real Deno, one process per
  * function, behind the local gateway) against the test database, trusting a
  * fresh Clerk test instance. Use in beforeAll / afterAll of a test file.
  */
@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ErrorBody } from '@chat-with-me/shared';
 import { expect, inject } from 'vitest';
-import { freePort } from '../../stack/db.mjs';
-import { startFunctions } from '../../stack/functions.mjs';
+import { freePort } from '../../stack/runtime/db.mjs';
+import { startFunctions } from '../../stack/runtime/functions.mjs';
 import { type ClerkTestInstance, clerkEnv, createClerkTestInstance } from './clerk.js';
 
 export interface TestFunctions {

@@ -1,12 +1,12 @@
 /**
- * Vitest global setup: starts a throw-away local database (stack/db.mjs) on a
+ * Vitest global setup: starts a throw-away local database (stack/runtime/db.mjs) on a
  * free port and hands its URLs to the tests through `inject('dbUrl')`.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startDatabase } from '../../stack/db.mjs';
+import { startDatabase } from '../../stack/runtime/db.mjs';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -2,7 +2,7 @@
  * Which external providers are configured, by the presence of their secrets
  * (names in supabase/functions/.env.example). Values are never read out.
  *
- * LOCAL_STANDINS (set only by the Docker-free local stack, stack/functions.mjs)
+ * LOCAL_STANDINS (set only by the Docker-free local stack, stack/runtime/functions.mjs)
  * lists providers replaced by local stand-ins, e.g. `clerk` when the stack
  * generated its own Clerk key pair and webhook secret.
  */

@@ -32,7 +32,7 @@
  *   starting with SUPABASE_ are skipped, as the CLI does), plus `env`;
  * - permissions: net, env, sys, read of the repository and the temp dir,
  *   write of the temp dir only (the edge runtime allows writes to /tmp only).
- * Without real Clerk keys, a local Clerk stand-in (stack/clerk-standin.mjs)
+ * Without real Clerk keys, a local Clerk stand-in (stack/standins/clerk.mjs)
  * provides CLERK_JWT_KEY, CLERK_ISSUER, CLERK_AUTHORIZED_PARTIES and
  * CLERK_WEBHOOK_SECRET, and LOCAL_STANDINS=clerk tells health so.
  * Without OPENAI_API_KEY / DEEPSEEK_API_KEY (and unless `aiStandins: false`,
@@ -65,13 +65,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { exportJWK, importSPKI, jwtVerify } from 'jose';
-import { LOCAL_AUTHORIZED_PARTIES, loadClerkStandin } from './clerk-standin.mjs';
+import { LOCAL_AUTHORIZED_PARTIES, loadClerkStandin } from '../standins/clerk.mjs';
 import { ROOT } from './db.mjs';
+import { DENO, cacheFunctions, denoEnv } from './deno.mjs';
 
 const FUNCTIONS_DIR = path.join(ROOT, 'supabase/functions');
 const CONFIG_FILE = path.join(ROOT, 'supabase/config.toml');
-const DENO = path.join(ROOT, 'node_modules/.bin/deno');
-const LAUNCHER = path.join(ROOT, 'stack/deno-launcher.js');
+const LAUNCHER = path.join(ROOT, 'stack/runtime/deno-launcher.js');
 
 /**
  * Well-known local keys printed by `supabase start` (not secrets: identical on
@@ -86,12 +86,6 @@ export const LOCAL_KEYS = {
   publishableKey: 'sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH',
   secretKey: 'sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz',
 };
-
-/** Host variables a Deno process needs to run and to reach the npm registry; nothing else leaks in. */
-const PASSTHROUGH = [
-  'PATH', 'HOME', 'TMPDIR', 'XDG_CACHE_HOME', 'DENO_DIR', 'DENO_CERT', 'SSL_CERT_FILE', 'SSL_CERT_DIR',
-  'NPM_CONFIG_REGISTRY', 'npm_config_registry', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy',
-];
 
 /**
  * [functions.<slug>] sections of supabase/config.toml: enabled, verify_jwt,
@@ -253,7 +247,7 @@ export async function startFunctions({
   // AI providers without a key: a local OpenAI-compatible stand-in each (canned answers, counted usage).
   const aiServers = [];
   if (aiStandins && !(secrets.OPENAI_API_KEY && secrets.DEEPSEEK_API_KEY)) {
-    const { startOpenAIStandin } = await import('./standins/openai.mjs');
+    const { startOpenAIStandin } = await import('../standins/openai.mjs');
     for (const [provider, label, keyVar, urlVar] of [
       ['openai', 'OpenAI', 'OPENAI_API_KEY', 'OPENAI_BASE_URL'],
       ['deepseek', 'DeepSeek', 'DEEPSEEK_API_KEY', 'DEEPSEEK_BASE_URL'],
@@ -270,7 +264,7 @@ export async function startFunctions({
   }
   // Cloudinary without credentials: the local stand-in (stopped with the AI stand-ins below).
   if (cloudinaryStandin && !(secrets.CLOUDINARY_CLOUD_NAME && secrets.CLOUDINARY_API_KEY && secrets.CLOUDINARY_API_SECRET)) {
-    const { startCloudinaryStandin } = await import('./standins/cloudinary.mjs');
+    const { startCloudinaryStandin } = await import('../standins/cloudinary.mjs');
     const server = await startCloudinaryStandin({ cloudName: 'local-standin' });
     aiServers.push(server);
     Object.assign(secrets, server.env);
@@ -281,7 +275,7 @@ export async function startFunctions({
   }
   // Stripe without a secret key: the local stand-in, delivering signed events to stripe-webhook.
   if (stripeStandin && !secrets.STRIPE_SECRET_KEY) {
-    const { startStripeStandin } = await import('./standins/stripe.mjs');
+    const { startStripeStandin } = await import('../standins/stripe.mjs');
     const server = await startStripeStandin({
       webhookUrl: `${apiUrl}/functions/v1/stripe-webhook`,
       ...(secrets.STRIPE_WEBHOOK_SECRET ? { webhookSecret: secrets.STRIPE_WEBHOOK_SECRET } : {}),
@@ -308,8 +302,7 @@ export async function startFunctions({
   }
   const fnEnv = { ...platform, ...secrets };
 
-  const hostEnv = {};
-  for (const k of PASSTHROUGH) if (process.env[k] !== undefined) hostEnv[k] = process.env[k];
+  const hostEnv = denoEnv();
   const tmp = tmpdir();
 
   // ---- workers
@@ -319,7 +312,7 @@ export async function startFunctions({
 
   async function startWorker(w) {
     const readable = [...new Set([ROOT, functionsDir, tmp])].join(',');
-    const args = ['run', '--no-prompt', '--allow-net', '--allow-env', '--allow-sys', `--allow-read=${readable}`, `--allow-write=${tmp}`];
+    const args = ['run', '--cached-only', '--no-prompt', '--allow-net', '--allow-env', '--allow-sys', `--allow-read=${readable}`, `--allow-write=${tmp}`];
     if (w.fn.importMap) {
       // A deno.json(c) is a config file with an import map inside; anything else is a bare import map.
       args.push(/deno\.jsonc?$/.test(w.fn.importMap) ? `--config=${w.fn.importMap}` : `--import-map=${w.fn.importMap}`);
@@ -337,9 +330,6 @@ export async function startFunctions({
         ...hostEnv,
         ...fnEnv,
         DENO_SERVE_ADDRESS: 'tcp:127.0.0.1:0',
-        DENO_NO_PACKAGE_JSON: '1',
-        DENO_NO_UPDATE_CHECK: '1',
-        NO_COLOR: '1',
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -392,6 +382,13 @@ export async function startFunctions({
     return w.starting;
   }
 
+  onStep(`edge functions (${functions.length}): caching npm: dependencies`);
+  try {
+    await cacheFunctions(functions);
+  } catch (e) {
+    await stopAiServers();
+    throw e;
+  }
   onStep(`edge functions (${functions.length}): starting Deno`);
   for (const fn of functions) {
     workers.set(fn.name, { fn, port: null, child: null, log: path.join(fnLogDir, `${fn.name}.log`), starting: null });

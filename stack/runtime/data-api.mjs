@@ -5,7 +5,7 @@
  * then one `select set_config(…, true)` of search_path, the role, the JWT
  * claims (with `role` inserted), method, path and lower-cased headers, then the
  * statement. Shared by the tests (tests/helpers/db.ts), the benchmarks
- * (bench/lib/db.mjs) and the demo (stack/demo.mjs), which all stand in for
+ * (bench/lib/db.mjs) and the demo (stack/demo/demo.mjs), which all stand in for
  * PostgREST on the Docker-free stack. The edge functions have their own copy
  * in supabase/functions/_shared/db.ts (they deploy without this folder).
  */

@@ -13,14 +13,14 @@
  * Generated once into .local/clerk/ (git-ignored, mode 0600) and reused, so
  * tokens minted earlier stay valid across restarts.
  *
- * Usage: node stack/clerk-standin.mjs token <user_id> [--ttl 3600]
+ * Usage: node stack/standins/clerk.mjs token <user_id> [--ttl 3600]
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT, importPKCS8 } from 'jose';
-import { ROOT } from './db.mjs';
+import { ROOT } from '../runtime/db.mjs';
 
 export const STANDIN_DIR = path.join(ROOT, '.local/clerk');
 

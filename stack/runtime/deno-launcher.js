@@ -1,12 +1,12 @@
 /**
  * Runs one edge function's entrypoint (Deno.args[0]) in this Deno process for
- * the local stack (stack/functions.mjs), unchanged, and exits when the stack
+ * the local stack (stack/runtime/functions.mjs), unchanged, and exits when the stack
  * that spawned it goes away: its stdin is a pipe from the stack, which closes
  * when the stack exits for any reason, even SIGKILL. Not deployed.
  */
 const entry = Deno.args[0];
 if (!entry) {
-  console.error('usage: deno run … stack/deno-launcher.js <path/to/index.ts>');
+  console.error('usage: deno run … stack/runtime/deno-launcher.js <path/to/index.ts>');
   Deno.exit(2);
 }
 

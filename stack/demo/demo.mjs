@@ -51,9 +51,9 @@ import { deflateSync } from 'node:zlib';
 import exitHook from 'async-exit-hook';
 import postgres from 'postgres';
 import { Webhook } from 'svix';
-import { loadClerkStandin, mintSessionToken } from './clerk-standin.mjs';
-import { postgrestRequest } from './data-api.mjs';
-import { freePort, ROOT, startDatabase } from './db.mjs';
+import { loadClerkStandin, mintSessionToken } from '../standins/clerk.mjs';
+import { postgrestRequest } from '../runtime/data-api.mjs';
+import { freePort, ROOT, startDatabase } from '../runtime/db.mjs';
 
 const USAGE = `usage: npm run demo [-- --own-stack]
 
@@ -211,7 +211,7 @@ async function startOwnStack() {
     info(`PostgreSQL 17 on ${new URL(db.url).host}: bootstrap, migrations and seed applied (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
     const clerk = await loadClerkStandin(path.join(base, 'clerk'));
-    const { startFunctions } = await import('./functions.mjs');
+    const { startFunctions } = await import('../runtime/functions.mjs');
     const t1 = Date.now();
     let fns;
     // freePort() releases the port before the gateway binds it: retry if another process took it meanwhile.

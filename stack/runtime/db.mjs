@@ -21,7 +21,7 @@ import postgres from 'postgres';
 const execFileAsync = promisify(execFile);
 
 /** Repository root (the folder holding `supabase/`). */
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Superuser created by initdb; applies the bootstrap only (Supabase's `supabase_admin`). */
 export const SUPERUSER = 'supabase_admin';
@@ -101,7 +101,7 @@ async function stopPostgres(pg, dataDir, persistent) {
 export async function applyBootstrap(port) {
   const sql = postgres(dbUrl(port, SUPERUSER), { max: 1, onnotice: () => {} });
   try {
-    await sql.unsafe(await readFile(path.join(ROOT, 'stack/platform-bootstrap.sql'), 'utf8'));
+    await sql.unsafe(await readFile(path.join(ROOT, 'stack/runtime/platform-bootstrap.sql'), 'utf8'));
   } finally {
     await sql.end();
   }
