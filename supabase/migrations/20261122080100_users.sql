@@ -29,11 +29,14 @@ create table public.users (
   updated_at timestamptz not null default now()
 );
 comment on table public.users is
-  'Public profile of a Clerk user, readable by every signed-in user. Synced by clerk-webhook; owner edits display_name, username, avatar_url, about, last_seen_at.';
+  'Public profile of a Clerk user, readable by every signed-in user. Synced by clerk-webhook; owner edits display_name, avatar_url (img.clerk.com or their own upload), about, and touches last_seen_at.';
 comment on column public.users.id is 'Clerk user id (`user_…`), the `sub` claim of the session token.';
-comment on column public.users.username is 'Unique handle, case-insensitive, 3-32 of [A-Za-z0-9_.-]; null until chosen.';
-comment on column public.users.avatar_url is 'HTTPS URL of the avatar (Cloudinary secure_url or Clerk image_url).';
-comment on column public.users.last_seen_at is 'Set by the client (presence heartbeat) or by functions; shown as "last seen".';
+comment on column public.users.username is
+  'Unique handle, case-insensitive, 3-32 of [A-Za-z0-9_.-]; null until chosen. Clerk''s username only (webhook or the session token): users change it in Clerk, never through the Data API.';
+comment on column public.users.avatar_url is
+  'HTTPS URL of the avatar: Clerk''s image_url (https://img.clerk.com/…) or the secure_url of the user''s own avatar upload (avatar_media_id).';
+comment on column public.users.last_seen_at is
+  'Server time of the user''s last presence heartbeat (any value the user writes becomes now()); never in the future. Shown as "last seen".';
 
 create table public.user_accounts (
   user_id text primary key references public.users (id) on delete cascade,
@@ -64,6 +67,59 @@ create index users_username_trgm_idx on public.users using gin ((username::text)
 
 create trigger users_set_updated_at before update on public.users
   for each row execute function private.set_updated_at();
+
+/**
+ * BEFORE INSERT/UPDATE on users: what the user writes on their own row (the
+ * Data API, or ensure_profile() from their token) cannot be abused by others'
+ * screens:
+ * - last_seen_at becomes the server's now() whatever value the user sent, and
+ *   no writer may set it in the future (clamped to now());
+ * - avatar_url set by the user must be Clerk's image host
+ *   (https://img.clerk.com/…, https://clerk.com/docs/reference/backend/types/backend-user
+ *   `imageUrl`) or the secure_url of their own avatar upload
+ *   (avatar_media_id, media-sign); anything else is refused on UPDATE
+ *   (22023) and dropped on INSERT (ensure_profile drops bad claims likewise).
+ * The username is not writable by clients at all (column privileges below):
+ * it is Clerk's. Writes by the service role (clerk-webhook) and by triggers
+ * without a caller are not restricted here beyond the future clamp.
+ */
+create or replace function private.guard_user_profile()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_by_user boolean := private.current_user_id() is not distinct from new.id;
+  v_avatar_ok boolean;
+begin
+  if v_by_user and (tg_op = 'INSERT' or new.last_seen_at is distinct from old.last_seen_at) and new.last_seen_at is not null then
+    new.last_seen_at := now();
+  elsif new.last_seen_at > now() then
+    new.last_seen_at := now();
+  end if;
+
+  if v_by_user and new.avatar_url is not null
+     and (tg_op = 'INSERT' or new.avatar_url is distinct from old.avatar_url) then
+    v_avatar_ok := new.avatar_url ~ '^https://img\.clerk\.com/'
+      or (new.avatar_media_id is not null and exists (
+            select 1 from public.media md
+            where md.id = new.avatar_media_id and md.owner_id = new.id and md.secure_url = new.avatar_url));
+    if not v_avatar_ok then
+      if tg_op = 'INSERT' then
+        new.avatar_url := null;
+      else
+        raise exception 'avatar_url must be an image on https://img.clerk.com/ (your Clerk image)'
+          using errcode = '22023',
+                hint = 'To use your own picture, upload it with media-sign purpose "avatar" and set avatar_media_id.';
+      end if;
+    end if;
+  end if;
+  return new;
+end;
+$$;
+
+create trigger users_guard_profile before insert or update on public.users
+  for each row execute function private.guard_user_profile();
 create trigger user_accounts_set_updated_at before update on public.user_accounts
   for each row execute function private.set_updated_at();
 
@@ -71,7 +127,8 @@ create trigger user_accounts_set_updated_at before update on public.user_account
 -- Grants
 -- -----------------------------------------------------------------------------
 grant select on public.users to authenticated;
-grant update (display_name, username, avatar_url, about, last_seen_at) on public.users to authenticated;
+-- Not username: handles are Clerk's (no squatting one through the Data API).
+grant update (display_name, avatar_url, about, last_seen_at) on public.users to authenticated;
 grant select on public.user_accounts to authenticated;
 grant select, insert, update, delete on public.users, public.user_accounts to service_role;
 
@@ -98,7 +155,12 @@ create policy "Users can read their own account"
 -- Helpers
 -- -----------------------------------------------------------------------------
 
-/** True when the caller's account carries the admin flag (from Clerk public metadata). */
+/**
+ * True when the caller's account carries the admin flag (from Clerk public
+ * metadata) and is not suspended: a suspended admin is no admin, in the
+ * policies that use this (admin_config, ai_models, credit_packs,
+ * admin_audit_log) as in private.require_admin() (admin migration).
+ */
 create or replace function private.is_admin()
 returns boolean
 language sql
@@ -107,7 +169,8 @@ security definer
 set search_path = ''
 as $$
   select coalesce(
-    (select a.is_admin from public.user_accounts a where a.user_id = private.current_user_id()),
+    (select a.is_admin and a.suspended_at is null
+     from public.user_accounts a where a.user_id = private.current_user_id()),
     false
   )
 $$;

@@ -291,7 +291,12 @@ begin
 end;
 $$;
 
-/** Raises unless `p_chat_id` is a group chat in which the caller is owner or admin; returns the caller's role. */
+/**
+ * Raises unless the caller may use RPCs (private.require_user_id: signed in,
+ * not suspended) and `p_chat_id` is a group chat in which they are owner or
+ * admin; returns the caller's role. A chat the caller is not a member of is
+ * "not found", whether it exists or not.
+ */
 create or replace function private.assert_group_manager(p_chat_id uuid)
 returns public.chat_member_role
 language plpgsql
@@ -300,8 +305,10 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_role public.chat_member_role := private.my_chat_role(p_chat_id);
+  v_role public.chat_member_role;
 begin
+  perform private.require_user_id();
+  v_role := private.my_chat_role(p_chat_id);
   if v_role is null then
     raise exception 'chat % not found', p_chat_id using errcode = 'P0002';
   end if;

@@ -65,10 +65,39 @@ create index chat_members_last_read_message_id_idx on public.chat_members (last_
 -- -----------------------------------------------------------------------------
 
 /**
+ * True when the signed-in caller may not post `p_sender_id`'s message into
+ * `p_chat_id` (not themselves, or not a member); false without a signed-in
+ * caller (service role, Studio) and for a sender-less row (AI and system
+ * messages). Such an insert is refused by the insert policy of messages
+ * (42501, row-level security) whatever the chat holds.
+ */
+create or replace function private.caller_is_outsider(p_chat_id uuid, p_sender_id text)
+returns boolean
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_me text := nullif(auth.jwt() ->> 'sub', '');
+begin
+  return v_me is not null and p_sender_id is not null and (
+    p_sender_id <> v_me
+    or not exists (select 1 from public.chat_members m where m.chat_id = p_chat_id and m.user_id = v_me)
+  );
+end;
+$$;
+
+/**
  * BEFORE INSERT: a reply must quote a message of the same chat; image and file
  * messages need media the sender owns; nobody messages a user in a block with
  * them in a direct chat. Errors: 22023 invalid reference; 42501 blocked or not
  * the media's owner.
+ * A caller who may not post here at all (private.caller_is_outsider) gets the
+ * insert policy's answer (42501, row-level security) instead of any of these,
+ * so that the answer never tells an outsider what the chat holds (whether a
+ * message belongs to it, who its members block). The check runs only on the
+ * way to an error: the send path of a member costs nothing more.
  */
 create or replace function private.check_message_insert()
 returns trigger
@@ -80,6 +109,9 @@ begin
   if new.reply_to_id is not null and not exists (
     select 1 from public.messages m where m.id = new.reply_to_id and m.chat_id = new.chat_id
   ) then
+    if private.caller_is_outsider(new.chat_id, new.sender_id) then
+      return new; -- refused by the insert policy
+    end if;
     raise exception 'reply_to_id must be a message of the same chat' using errcode = '22023';
   end if;
 
@@ -89,6 +121,9 @@ begin
   if new.media_id is not null and new.sender_id is not null and not exists (
     select 1 from public.media md where md.id = new.media_id and md.owner_id = new.sender_id
   ) then
+    if private.caller_is_outsider(new.chat_id, new.sender_id) then
+      return new; -- refused by the insert policy
+    end if;
     raise exception 'media % is not yours to send', new.media_id using errcode = '42501';
   end if;
 
@@ -104,6 +139,9 @@ begin
         or (f.requester_id = m.user_id and f.addressee_id = new.sender_id))
     where c.id = new.chat_id and c.kind = 'direct'
   ) then
+    if private.caller_is_outsider(new.chat_id, new.sender_id) then
+      return new; -- refused by the insert policy
+    end if;
     raise exception 'cannot send messages to this user' using errcode = '42501';
   end if;
   return new;
@@ -249,7 +287,9 @@ create policy "Users can read their own media and media sent in their chats"
  * With `p_client_id`, a retry returns the message already sent with that key
  * instead of sending it twice.
  * Errors: 42501 not a member / blocked / not the media owner; 22023 invalid
- * reply or empty text; 23514 content too long.
+ * reply or empty text; 23514 content too long; PT429 (HTTP 429) more than
+ * admin_config rate_limit.message_send.limit sends per window (a retry with
+ * the same p_client_id counts as a request too).
  */
 create or replace function public.send_message(
   p_chat_id uuid,

@@ -3,77 +3,124 @@
 --
 -- Realtime checks a join by selecting probe rows from realtime.messages with
 -- `realtime.topic()` set, and a client send (Broadcast, Presence) by inserting
--- one (PLATFORM.md §3): SELECT policies control receiving, INSERT policies
--- control sending.
---   chat:<chat_id>   members receive message changes and read receipts, and
---                    send typing indicators (Broadcast) and presence (Presence)
---   user:<user_id>   that user receives notifications, chat membership changes
---                    and balance events; only the database sends there
+-- one: SELECT policies control receiving, INSERT policies control sending
+-- (https://supabase.com/docs/guides/realtime/authorization). The send check
+-- sees the topic and the extension, never the event name, so whatever the
+-- database publishes goes on topics no client may send on, and what clients
+-- publish goes on topics of its own:
+--   chat:<chat_id>           the chat's record, published only by the database
+--                            (message INSERT/UPDATE/DELETE, `read` receipts,
+--                            `chat_updated`): members receive (Broadcast), nobody
+--                            sends
+--   user:<user_id>           that user's events, published only by the
+--                            database (notifications, chat_added/chat_removed,
+--                            balance, media): that user receives, nobody sends
+--   chat:<chat_id>:presence  what members say about themselves (typing as
+--                            Broadcast, online state as Presence): members
+--                            receive and send, except in a direct chat with a
+--                            block between the two
+-- The database publishes with realtime.send() from security-definer functions
+-- owned by `postgres` (BYPASSRLS), so the INSERT policy never applies to it.
 -- Only CREATE POLICY touches realtime.messages here: on a hosted project that is
 -- all supautils lets `postgres` do on it (no COMMENT ON POLICY).
 -- =============================================================================
 
 /**
- * True when the caller may receive on `p_topic`: `chat:<uuid>` of a chat they
- * are a member of, or their own `user:<id>`. Malformed topics are refused, not
- * errors.
+ * The caller's chat behind a `chat:<uuid>` or `chat:<uuid>:presence` topic:
+ * the chat id when the caller is a member of it, else null (also for any
+ * other or malformed topic). Lower-case uuids only, as `'chat:' || uuid`
+ * writes them.
  */
-create or replace function private.can_receive_topic(p_topic text)
-returns boolean
-language sql
+create or replace function private.realtime_member_chat(p_topic text)
+returns uuid
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select case
-    when p_topic ~ '^chat:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
-      exists (
-        select 1 from public.chat_members m
-        where m.chat_id = substr(p_topic, 6)::uuid and m.user_id = private.current_user_id()
-      )
-    when p_topic like 'user:%' then
-      substr(p_topic, 6) = private.current_user_id()
-    else false
-  end
+declare
+  v_chat uuid;
+begin
+  if p_topic is null or p_topic !~ '^chat:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(:presence)?$' then
+    return null;
+  end if;
+  v_chat := substr(p_topic, 6, 36)::uuid;
+  if exists (
+    select 1 from public.chat_members m
+    where m.chat_id = v_chat and m.user_id = nullif(auth.jwt() ->> 'sub', '')
+  ) then
+    return v_chat;
+  end if;
+  return null;
+end;
 $$;
 
 /**
- * True when the caller may send Broadcast/Presence on `p_topic`: only
- * `chat:<uuid>` of their chats, and not a direct chat with a user in a block
- * with them (a client broadcast carries any payload: it would be a message).
+ * The extensions ('broadcast', 'presence') on which the caller may receive
+ * `p_topic`: `{broadcast}` on `chat:<id>` of their chats and on their own
+ * `user:<id>`; `{broadcast,presence}` on `chat:<id>:presence` of their chats;
+ * `{}` otherwise (malformed topics included: refused, not errors).
  */
-create or replace function private.can_send_topic(p_topic text)
-returns boolean
-language sql
+create or replace function private.realtime_receive_extensions(p_topic text)
+returns text[]
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select case
-    when p_topic not like 'chat:%' or not private.can_receive_topic(p_topic) then false
-    else not exists (
-      select 1
-      from public.chats c join public.chat_members m on m.chat_id = c.id
-      where c.id = substr(p_topic, 6)::uuid and c.kind = 'direct'
-        and m.user_id <> private.current_user_id()
-        and private.is_blocked_between(private.current_user_id(), m.user_id)
-    )
-  end
+begin
+  if p_topic like 'user:%' then
+    return case when substr(p_topic, 6) = nullif(auth.jwt() ->> 'sub', '') then array['broadcast'] else '{}' end;
+  end if;
+  if private.realtime_member_chat(p_topic) is null then
+    return '{}';
+  end if;
+  return case when p_topic like '%:presence' then array['broadcast', 'presence'] else array['broadcast'] end;
+end;
 $$;
 
-grant execute on function private.can_receive_topic(text) to authenticated;
-grant execute on function private.can_send_topic(text) to authenticated;
+/**
+ * The extensions on which the caller may send on `p_topic`: `{broadcast,presence}`
+ * on `chat:<id>:presence` of their chats, unless it is a direct chat with a
+ * block between the two members (a client broadcast carries any payload: it
+ * would be a message); `{}` on every other topic, `chat:<id>` and `user:<id>`
+ * included, whoever asks.
+ */
+create or replace function private.realtime_send_extensions(p_topic text)
+returns text[]
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_chat uuid;
+  v_me text := nullif(auth.jwt() ->> 'sub', '');
+begin
+  if p_topic not like 'chat:%:presence' then
+    return '{}';
+  end if;
+  v_chat := private.realtime_member_chat(p_topic);
+  if v_chat is null or exists (
+    select 1
+    from public.chats c join public.chat_members m on m.chat_id = c.id
+    where c.id = v_chat and c.kind = 'direct' and m.user_id <> v_me
+      and private.is_blocked_between(v_me, m.user_id)
+  ) then
+    return '{}';
+  end if;
+  return array['broadcast', 'presence'];
+end;
+$$;
 
-create policy "Members receive their chats' and their own user channel"
+grant execute on function private.realtime_member_chat(text) to authenticated;
+grant execute on function private.realtime_receive_extensions(text) to authenticated;
+grant execute on function private.realtime_send_extensions(text) to authenticated;
+
+create policy "Members receive their chats' channels, users their own channel"
   on realtime.messages for select to authenticated
-  using (
-    extension in ('broadcast', 'presence')
-    and (select private.can_receive_topic((select realtime.topic())))
-  );
+  using (extension = any ((select private.realtime_receive_extensions((select realtime.topic())))::text[]));
 
-create policy "Members send typing and presence on their chats' channels"
+create policy "Members send typing and presence on their chats' presence channels"
   on realtime.messages for insert to authenticated
-  with check (
-    extension in ('broadcast', 'presence')
-    and (select private.can_send_topic((select realtime.topic())))
-  );
+  with check (extension = any ((select private.realtime_send_extensions((select realtime.topic())))::text[]));

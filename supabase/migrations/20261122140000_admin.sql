@@ -7,6 +7,13 @@
 -- `postgres`, no JWT) or call the operations below as RPCs with their Clerk
 -- token. Every operation writes an audit row; audit rows can be neither
 -- changed nor deleted, by anyone.
+--   * an admin's token passes the same account check as every RPC first
+--     (private.require_admin → private.require_user_id): a suspended admin is
+--     refused by every operation, and private.is_admin() (the admin policies
+--     of admin_config, ai_models, credit_packs and admin_audit_log) is false
+--     for them; nobody suspends, restores, credits or debits their own account
+--     through the API (private.require_admin_over), and the admin flag comes
+--     only from Clerk (clerk-webhook, service role): no client may write it;
 --   * every admin_config change is audited (its values are typed and
 --     validated on write since the admin_config migration);
 --   * a suspended user is refused by every table (a restrictive policy added
@@ -21,8 +28,11 @@
 
 /**
  * The acting admin for an operation: the caller's Clerk id when the request
- * carries a JWT of an admin; 'studio:<session user>' for SQL run in Studio or
- * psql as postgres/supabase_admin (no JWT). Anyone else: 42501.
+ * carries the JWT of an admin; 'studio:<session user>' for SQL run in Studio or
+ * psql as postgres/supabase_admin (no JWT). A signed-in caller passes the same
+ * check as every ordinary RPC first (private.require_user_id(), users
+ * migration: 42501 'account suspended'), then private.is_admin() (false for a
+ * suspended account too). Anyone else: 42501 'admin only'.
  */
 create or replace function private.require_admin()
 returns text
@@ -34,14 +44,41 @@ as $$
 declare
   v_sub text := private.current_user_id();
 begin
-  if v_sub is not null then
-    if private.is_admin() then
-      return v_sub;
+  if v_sub is null then
+    if session_user in ('postgres', 'supabase_admin') and coalesce((select auth.jwt()) ->> 'role', '') = '' then
+      return 'studio:' || session_user;
     end if;
-  elsif session_user in ('postgres', 'supabase_admin') and coalesce((select auth.jwt()) ->> 'role', '') = '' then
-    return 'studio:' || session_user;
+    raise exception 'admin only' using errcode = '42501';
   end if;
-  raise exception 'admin only' using errcode = '42501';
+  v_sub := private.require_user_id();
+  if not private.is_admin() then
+    raise exception 'admin only' using errcode = '42501';
+  end if;
+  return v_sub;
+end;
+$$;
+
+/**
+ * private.require_admin() for an operation on the account of `p_user_id`:
+ * nobody suspends, restores, credits or debits their own account through the
+ * API (another admin does, or Studio). Returns the acting admin.
+ * Errors: 42501 not an admin, suspended, or acting on their own account.
+ */
+create or replace function private.require_admin_over(p_user_id text)
+returns text
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_actor text := private.require_admin();
+begin
+  if p_user_id = v_actor then
+    raise exception 'admins cannot act on their own account' using errcode = '42501',
+      hint = 'Another admin, or SQL in Studio, can.';
+  end if;
+  return v_actor;
 end;
 $$;
 
@@ -139,7 +176,8 @@ create policy "Suspended users are locked out of Realtime"
  * micro-USD) and the user, writes the audit row, then the ledger entry
  * (grant: +amount, kind grant, source admin.grant; deduct: -amount, kind
  * adjustment, source admin.deduct; source_id = the audit row id). Returns the
- * ledger entry id. Errors: 42501 not an admin; 22023 bad amount; 23514 reason
+ * ledger entry id. Errors: 42501 not an admin, suspended, or the caller's own
+ * account (private.require_admin_over); 22023 bad amount; 23514 reason
  * shorter than 3 characters; P0002 unknown user; PT402 a deduction below zero
  * (nothing is written).
  */
@@ -152,7 +190,7 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_actor text := private.require_admin();
+  v_actor text := private.require_admin_over(p_user_id);
   v_action text := case when p_deduct then 'credits.deduct' else 'credits.grant' end;
   v_audit bigint;
   v_entry public.credit_ledger;
@@ -195,8 +233,8 @@ $$;
 
 /**
  * Suspends a user: every table, RPC, Realtime channel and edge function
- * refuses their token until restore_user. Idempotent. Errors: 42501; P0002;
- * 22023 suspending yourself.
+ * refuses their token until restore_user. Idempotent. Errors: 42501 not an
+ * admin, suspended, or the caller's own account; P0002 unknown user.
  */
 create or replace function public.admin_suspend_user(p_user_id text, p_reason text)
 returns void
@@ -205,11 +243,8 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_actor text := private.require_admin();
+  v_actor text := private.require_admin_over(p_user_id);
 begin
-  if p_user_id = private.current_user_id() then
-    raise exception 'admins cannot suspend themselves' using errcode = '22023';
-  end if;
   perform private.assert_user_exists(p_user_id);
   perform private.audit(v_actor, 'user.suspend', p_user_id, null, p_reason);
   update public.user_accounts a
@@ -218,7 +253,13 @@ begin
 end;
 $$;
 
-/** Lifts a suspension. Idempotent. Errors: 42501; P0002. */
+/**
+ * Lifts a suspension. Idempotent. Nobody restores themselves: a suspended
+ * admin is refused by require_admin before anything else, and a restore of the
+ * caller's own account is refused for every admin (another admin or Studio
+ * restores). Errors: 42501 not an admin, suspended, or the caller's own
+ * account; P0002 unknown user.
+ */
 create or replace function public.admin_restore_user(p_user_id text, p_reason text)
 returns void
 language plpgsql
@@ -226,7 +267,7 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_actor text := private.require_admin();
+  v_actor text := private.require_admin_over(p_user_id);
 begin
   perform private.assert_user_exists(p_user_id);
   perform private.audit(v_actor, 'user.restore', p_user_id, null, p_reason);

@@ -2,10 +2,13 @@
  * 07 — Realtime private channels: the join (read) and send (write) checks
  * exactly as Realtime performs them on realtime.messages with `realtime.topic`
  * set (PLATFORM.md §3), and the broadcast rows our triggers and RPCs write.
- *   chat:<chat_id>  members receive message changes and read receipts; they
- *                   send typing (Broadcast) and presence (Presence)
- *   user:<user_id>  that user receives notifications and membership events;
- *                   nobody sends there but the database
+ *   chat:<chat_id>           members receive message changes and read receipts
+ *                            (Broadcast); nobody sends there but the database
+ *   user:<user_id>           that user receives notifications and membership
+ *                            events; nobody sends there but the database
+ *   chat:<chat_id>:presence  members receive and send typing (Broadcast) and
+ *                            presence (Presence)
+ * The attacker's side of the send checks is in tests/security/realtime-topics.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -23,6 +26,9 @@ import {
 afterAll(closeDb);
 
 const NOT_JOINED = { broadcast: false, presence: false, joined: false };
+/** A database-published topic: Broadcast only. */
+const RECEIVES = { broadcast: true, presence: false, joined: true };
+/** A chat's presence topic: Broadcast (typing) and Presence. */
 const JOINED = { broadcast: true, presence: true, joined: true };
 
 let owner: string, member: string, outsider: string, removed: string, chat: string;
@@ -34,38 +40,45 @@ beforeAll(async () => {
 
 // =============================================================================
 describe('joining chat:<id>', () => {
-  it('a member joins, for Broadcast and Presence', async () => {
-    expect(await realtimeJoin(member, `chat:${chat}`)).toEqual(JOINED);
-    expect(await realtimeJoin(owner, `chat:${chat}`)).toEqual(JOINED);
+  it('a member joins chat:<id> for Broadcast only, and chat:<id>:presence for Broadcast and Presence', async () => {
+    expect(await realtimeJoin(member, `chat:${chat}`)).toEqual(RECEIVES);
+    expect(await realtimeJoin(owner, `chat:${chat}`)).toEqual(RECEIVES);
+    expect(await realtimeJoin(member, `chat:${chat}:presence`)).toEqual(JOINED);
+    expect(await realtimeJoin(owner, `chat:${chat}:presence`)).toEqual(JOINED);
   });
 
   it('a non-member cannot', async () => {
     expect(await realtimeJoin(outsider, `chat:${chat}`)).toEqual(NOT_JOINED);
+    expect(await realtimeJoin(outsider, `chat:${chat}:presence`)).toEqual(NOT_JOINED);
   });
 
   it('a removed member cannot any more', async () => {
     expect(await realtimeJoin(removed, `chat:${chat}`)).toEqual(NOT_JOINED);
+    expect(await realtimeJoin(removed, `chat:${chat}:presence`)).toEqual(NOT_JOINED);
   });
 
   it('anon cannot', async () => {
     expect(await realtimeJoin(null, `chat:${chat}`)).toEqual(NOT_JOINED);
+    expect(await realtimeJoin(null, `chat:${chat}:presence`)).toEqual(NOT_JOINED);
   });
 
   it('a user with no profile yet cannot', async () => {
     expect(await realtimeJoin(newUserId(), `chat:${chat}`)).toEqual(NOT_JOINED);
+    expect(await realtimeJoin(newUserId(), `chat:${chat}:presence`)).toEqual(NOT_JOINED);
   });
 
-  it('a blocked user keeps the direct chat channel they are still a member of', async () => {
+  it('a blocked user keeps the direct chat channels they are still a member of', async () => {
     const [a, b] = [await createUser(), await createUser()];
     const d = (await asUser(a, (tx) => tx`select id from public.get_or_create_direct_chat(${b})`))[0]!.id;
     await asUser(a, (tx) => tx`select public.block_user(${b})`);
     expect((await realtimeJoin(b, `chat:${d}`)).joined).toBe(true);
+    expect((await realtimeJoin(b, `chat:${d}:presence`)).joined).toBe(true);
   });
 });
 
 describe('joining user:<id>', () => {
-  it('a user joins their own channel', async () => {
-    expect(await realtimeJoin(member, `user:${member}`)).toEqual(JOINED);
+  it('a user joins their own channel, for Broadcast only', async () => {
+    expect(await realtimeJoin(member, `user:${member}`)).toEqual(RECEIVES);
   });
 
   it('nobody joins someone else’s, anon included', async () => {
@@ -76,7 +89,10 @@ describe('joining user:<id>', () => {
 
 describe('malformed topics', () => {
   it('are refused without an error', async () => {
-    for (const topic of ['chat:not-a-uuid', `chat:${chat.toUpperCase()}`, `chat:${chat}x`, 'other:x', `x${`user:${member}`}`, 'user:', 'chat:', '']) {
+    for (const topic of [
+      'chat:not-a-uuid', `chat:${chat.toUpperCase()}`, `chat:${chat}x`, 'other:x', `x${`user:${member}`}`, 'user:', 'chat:', '',
+      `chat:${chat}:typing`, `chat:${chat}:presence:x`, `chat:${chat}:`, `chat:${chat.toUpperCase()}:presence`, `user:${member}:presence`,
+    ]) {
       expect(await realtimeJoin(member, topic), topic).toEqual(NOT_JOINED);
     }
   });
@@ -84,15 +100,22 @@ describe('malformed topics', () => {
 
 // =============================================================================
 describe('sending on a channel (typing, presence)', () => {
-  it('a member may send Broadcast and Presence on their chat', async () => {
-    expect(await realtimeSend(member, `chat:${chat}`, 'broadcast')).toBe(true);
-    expect(await realtimeSend(member, `chat:${chat}`, 'presence')).toBe(true);
+  it('a member may send Broadcast and Presence on their chat’s presence topic', async () => {
+    expect(await realtimeSend(member, `chat:${chat}:presence`, 'broadcast')).toBe(true);
+    expect(await realtimeSend(member, `chat:${chat}:presence`, 'presence')).toBe(true);
+  });
+
+  it('nobody sends on chat:<id>, where the database publishes, not even its owner', async () => {
+    for (const who of [owner, member]) {
+      expect(await realtimeSend(who, `chat:${chat}`, 'broadcast')).toBe(false);
+      expect(await realtimeSend(who, `chat:${chat}`, 'presence')).toBe(false);
+    }
   });
 
   it('a non-member or removed member may not', async () => {
-    expect(await realtimeSend(outsider, `chat:${chat}`, 'broadcast')).toBe(false);
-    expect(await realtimeSend(outsider, `chat:${chat}`, 'presence')).toBe(false);
-    expect(await realtimeSend(removed, `chat:${chat}`, 'broadcast')).toBe(false);
+    expect(await realtimeSend(outsider, `chat:${chat}:presence`, 'broadcast')).toBe(false);
+    expect(await realtimeSend(outsider, `chat:${chat}:presence`, 'presence')).toBe(false);
+    expect(await realtimeSend(removed, `chat:${chat}:presence`, 'broadcast')).toBe(false);
   });
 
   it('nobody sends on a user: topic, not even its owner', async () => {
@@ -105,15 +128,15 @@ describe('sending on a channel (typing, presence)', () => {
     const [a, b, c] = [await createUser(), await createUser(), await createUser()];
     const d = (await asUser(a, (tx) => tx`select id from public.get_or_create_direct_chat(${b})`))[0]!.id;
     const g = (await asUser(c, (tx) => tx`select id from public.create_group_chat('Shared', ${[a, b]}::text[])`))[0]!.id;
-    expect(await realtimeSend(b, `chat:${d}`)).toBe(true);
+    expect(await realtimeSend(b, `chat:${d}:presence`)).toBe(true);
     await asUser(a, (tx) => tx`select public.block_user(${b})`);
-    expect(await realtimeSend(b, `chat:${d}`, 'broadcast')).toBe(false);
-    expect(await realtimeSend(b, `chat:${d}`, 'presence')).toBe(false);
-    expect(await realtimeSend(a, `chat:${d}`, 'broadcast')).toBe(false);
+    expect(await realtimeSend(b, `chat:${d}:presence`, 'broadcast')).toBe(false);
+    expect(await realtimeSend(b, `chat:${d}:presence`, 'presence')).toBe(false);
+    expect(await realtimeSend(a, `chat:${d}:presence`, 'broadcast')).toBe(false);
     // A group both belong to is not a direct conversation: it stays open.
-    expect(await realtimeSend(b, `chat:${g}`)).toBe(true);
+    expect(await realtimeSend(b, `chat:${g}:presence`)).toBe(true);
     await asUser(a, (tx) => tx`select public.unblock_user(${b})`);
-    expect(await realtimeSend(b, `chat:${d}`)).toBe(true);
+    expect(await realtimeSend(b, `chat:${d}:presence`)).toBe(true);
   });
 
   it('nobody rewrites or deletes a broadcast row (0 rows / 42501)', async () => {
@@ -134,8 +157,9 @@ describe('sending on a channel (typing, presence)', () => {
   });
 
   it('nobody sends on a malformed topic', async () => {
-    expect(await realtimeSend(member, 'chat:not-a-uuid')).toBe(false);
-    expect(await realtimeSend(member, 'other:x')).toBe(false);
+    for (const topic of ['chat:not-a-uuid', 'chat:not-a-uuid:presence', 'other:x', `chat:${chat}:typing`, `chat:${chat.toUpperCase()}:presence`, `chat:${chat}:presence:x`]) {
+      expect(await realtimeSend(member, topic), topic).toBe(false);
+    }
   });
 });
 

@@ -1,13 +1,26 @@
 /**
- * Payloads of the private Realtime Broadcast channels, as the database sends
- * them (see the migrations named below). A client subscribes with
- * `supabase.channel(topic, { config: { private: true } })` and
+ * The private Realtime channels and their payloads
+ * (20261122080700_realtime_authorization.sql decides who receives and sends;
+ * https://supabase.com/docs/guides/realtime/authorization). A client
+ * subscribes with `supabase.channel(topic, { config: { private: true } })` and
  * `.on('broadcast', { event }, ({ payload }) => …)`; parse `payload` with the
  * schema of its event.
  *
+ * What a client may trust depends on the topic, never on the event name
+ * (Realtime's send check sees only the topic):
+ * - `chatTopic(id)` and `userTopic(id)`: only the database publishes there (no
+ *   client may send, not even a member or the user themselves), so each event
+ *   is what the database stored or decided: a message's sender, an AI answer,
+ *   a read receipt are real.
+ * - `chatPresenceTopic(id)`: every member of the chat publishes there (typing,
+ *   Presence), with any payload. Nothing on it is vouched for: a `user_id` in
+ *   a typing event or a Presence state is what some member claims. Use it for
+ *   hints (who is typing, who is online), show only ids that are members of the
+ *   chat, and never take it for a message or a receipt.
+ *
  * realtime.send() adds an `id` (uuid of the broadcast) to a payload that has
  * none (https://supabase.com/docs/guides/realtime/broadcast), so every payload
- * may carry one; the schemas accept and keep it.
+ * the database sends may carry one; the schemas accept and keep it.
  */
 import { z } from 'zod';
 import { ClerkUserId, JsonValue, Timestamp, Uuid } from './common.ts';
@@ -15,10 +28,22 @@ import { Constants } from './database.types.ts';
 import { MessageRow } from './rows.ts';
 import { MediaEventPayload } from './functions/media.ts';
 
-/** Topic of a chat's channel: members receive message changes and read receipts, and send typing/presence. */
+/**
+ * Topic of a chat's record: message changes, read receipts, chat updates.
+ * Members receive (Broadcast only); only the database sends there.
+ */
 export const chatTopic = (chatId: string) => `chat:${chatId}`;
-/** Topic of a user's own channel: notifications, membership and balance changes. Only the database sends there. */
+/**
+ * Topic of a user's own events: notifications, membership and balance changes,
+ * uploads. That user receives (Broadcast only); only the database sends there.
+ */
 export const userTopic = (userId: string) => `user:${userId}`;
+/**
+ * Topic where a chat's members publish about themselves: `typing` (Broadcast)
+ * and online state (Presence). Members receive and send (not in a direct chat
+ * with a block between the two); the database never publishes there.
+ */
+export const chatPresenceTopic = (chatId: string) => `chat:${chatId}:presence`;
 
 const broadcastId = { id: Uuid.optional() };
 
@@ -87,7 +112,7 @@ export const BalancePayload = z.object({
 });
 export type BalancePayload = z.infer<typeof BalancePayload>;
 
-/** Every event on `chat:<chat_id>` sent by the database, by event name. */
+/** Every event on `chat:<chat_id>` (only the database sends there), by event name. */
 export const ChatChannelEvents = {
   INSERT: MessageChangePayload,
   UPDATE: MessageChangePayload,
@@ -96,7 +121,7 @@ export const ChatChannelEvents = {
   chat_updated: ChatUpdatedPayload,
 } as const;
 
-/** Every event on `user:<user_id>`, by event name. */
+/** Every event on `user:<user_id>` (only the database sends there), by event name. */
 export const UserChannelEvents = {
   notification: NotificationPayload,
   chat_added: ChatAddedPayload,
@@ -105,3 +130,24 @@ export const UserChannelEvents = {
   /** An upload recorded or refused by cloudinary-webhook (functions/media.ts). */
   media: MediaEventPayload,
 } as const;
+
+/**
+ * `chat:<chat_id>:presence` event `typing` (Broadcast), sent by a member's
+ * client: `{user_id, typing}`. `user_id` is the sender's claim (any member may
+ * send any payload here): show it only for a member of the chat, as a hint.
+ */
+export const TypingPayload = z.object({ user_id: ClerkUserId, typing: z.boolean() });
+export type TypingPayload = z.infer<typeof TypingPayload>;
+
+/** Every Broadcast event on `chat:<chat_id>:presence` (sent by members' clients), by event name. */
+export const ChatPresenceEvents = {
+  typing: TypingPayload,
+} as const;
+
+/**
+ * What a member tracks with Presence on `chat:<chat_id>:presence`
+ * (`channel.track(state)`; https://supabase.com/docs/guides/realtime/presence):
+ * `{user_id, online_at}`. A claim of that member's client, like typing.
+ */
+export const ChatPresenceState = z.object({ user_id: ClerkUserId, online_at: Timestamp });
+export type ChatPresenceState = z.infer<typeof ChatPresenceState>;
