@@ -11,7 +11,10 @@
 --   * a wallet's balance changes only through a ledger insert, so
 --     balance = sum(ledger) at all times, and it never goes below zero;
 --   * reservations hold credits while an AI call runs; they settle to the
---     actual cost, release, or expire.
+--     actual cost, release, or expire. What is held stays in the wallet: a
+--     Stripe refund debits only balance - held (apply_payment_refunds,
+--     20261122110000_payments.sql), so a reservation made before a refund
+--     still settles in full.
 -- Writes come from functions as the service role through private functions;
 -- users read their own wallet, ledger and reservations.
 -- =============================================================================
@@ -88,7 +91,7 @@ insert into public.admin_config (key, value, description, value_type, min_value,
   ('credits.low_balance_threshold_micro_usd', '500000',
    'Balance (micro-USD) below which the user gets one low-balance alert. 500000 = 0.50 USD.', 'integer', 0, 1000000000),
   ('credits.welcome_grant_micro_usd', '1000000',
-   'Credits (micro-USD) granted to every new user. 1000000 = 1.00 USD. 0 disables the grant.', 'integer', 0, 100000000),
+   'Credits (micro-USD) granted to a new user, once per verified email or phone (clerk-webhook; 20261122090000_clerk_sync.sql). 1000000 = 1.00 USD. 0 disables the grant.', 'integer', 0, 100000000),
   ('credits.reservation_ttl_seconds', '300',
    'How long an AI call may hold reserved credits before they are released automatically.', 'integer', 10, 86400)
 on conflict (key) do nothing;
@@ -439,24 +442,20 @@ grant execute on function
   to service_role;
 
 -- -----------------------------------------------------------------------------
--- Welcome grant: every new user gets a wallet and the configured grant
+-- Every new user gets a wallet. The welcome grant is not per account: the
+-- clerk-webhook gives it once per verified identity
+-- (private.grant_welcome_credits, 20261122090000_clerk_sync.sql).
 -- -----------------------------------------------------------------------------
 
-/** AFTER INSERT on users: create the wallet and record the welcome grant (source welcome_grant / user id). */
+/** AFTER INSERT on users: create the (empty) wallet. */
 create or replace function private.open_wallet()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_grant bigint := private.config_bigint('credits.welcome_grant_micro_usd', 0);
 begin
   insert into public.credit_wallets (user_id) values (new.id) on conflict (user_id) do nothing;
-  if v_grant > 0 then
-    perform private.record_ledger_entry(new.id, 'grant', v_grant, 'welcome_grant', new.id,
-      'Welcome credits');
-  end if;
   return null;
 end;
 $$;

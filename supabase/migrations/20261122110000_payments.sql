@@ -30,6 +30,13 @@
 --     (public.stripe_charge_refunds) and debit only the difference between the
 --     credits owed back for that total and what was already accounted for. A
 --     refund seen before its payment was credited is applied when it is.
+--   * a refund debits only AVAILABLE credits (balance - held): credits held
+--     by running AI calls (credit_reservations) stay in the wallet so that
+--     each call can still settle to its cost; what the refund could not debit
+--     is recorded on the payment as credits_unrecovered_micro_usd (the same
+--     column as credits already spent). The wallet never goes below zero nor
+--     below its holds because of a refund, and balance = sum(ledger) holds
+--     (private.ledger_mismatches() stays empty).
 --
 -- Money is integers only: prices and refunds in the currency's minor unit
 -- (cents; yen have none: https://docs.stripe.com/currencies#zero-decimal),
@@ -113,7 +120,8 @@ comment on column public.payments.stripe_payment_intent_id is 'Stripe PaymentInt
 comment on column public.payments.amount_refunded_minor is 'Total refunded so far by Stripe, in minor units (never decreases).';
 comment on column public.payments.credits_refunded_micro_usd is 'Credits debited from the wallet for refunds so far, in micro-USD.';
 comment on column public.payments.credits_unrecovered_micro_usd is
-  'Credits owed back for refunds that could not be debited because the balance was too low (already spent), in micro-USD.';
+  'Credits owed back for refunds that could not be debited, in micro-USD: already spent, or held by running AI calls when the refund '
+  'arrived (a refund debits only balance - held, so those calls can settle).';
 comment on column public.payments.refunded_at is 'When the last refund was applied.';
 
 create index payments_user_id_created_at_idx on public.payments (user_id, created_at desc);
@@ -215,9 +223,17 @@ $$;
  *   refunded = min(sum of the charges' amount_refunded, amount_minor), never decreasing;
  *   owed     = floor(credits_micro_usd × refunded / amount_minor)   (all of it on a full refund);
  *   delta    = owed − (credits_refunded + credits_unrecovered)        (what this call must account for);
- *   debit    = min(delta, wallet balance): a ledger entry kind refund,
+ *   debit    = min(delta, wallet balance − held): a ledger entry kind refund,
  *              source stripe.refund / '<session id>:<owed>' (unique per step);
  *   the rest of delta is recorded in credits_unrecovered (spent credits are never taken below zero).
+ * Why balance − held (rule of the credits README section): credits held by
+ * running AI calls are promised to those calls; the provider is already being
+ * paid for them. Debiting them would leave a call's settlement short (its
+ * debit is capped at the balance), so a refund that arrives mid-call takes
+ * what is available and records the held part as unrecovered, never
+ * breaking a settlement. The wallet row is locked (FOR UPDATE), the same lock
+ * reserve_credits and settle_reservation take, so a concurrent reservation or
+ * settlement sees the refund or is seen by it, never half of it.
  * Nothing is debited while the payment is not paid (the amount is kept and
  * applied when it is). Notifies topup_refunded when something was accounted.
  * Returns refunded | partially_refunded | unchanged | awaiting_payment.
@@ -235,6 +251,7 @@ declare
   v_owed bigint;
   v_delta bigint;
   v_balance bigint;
+  v_held bigint;
   v_debit bigint := 0;
   v_status public.payment_status;
   v_user_exists boolean;
@@ -278,8 +295,9 @@ begin
     select 1 from public.credit_ledger l
     where l.source = 'stripe.checkout_session' and l.source_id = v_p.stripe_checkout_session_id
   ) then
-    select w.balance_micro_usd into v_balance from public.credit_wallets w where w.user_id = v_p.user_id for update;
-    v_debit := least(v_delta, greatest(coalesce(v_balance, 0), 0));
+    select w.balance_micro_usd, w.held_micro_usd into v_balance, v_held
+    from public.credit_wallets w where w.user_id = v_p.user_id for update;
+    v_debit := least(v_delta, greatest(coalesce(v_balance, 0) - coalesce(v_held, 0), 0));
   end if;
   if v_debit > 0 then
     perform private.record_ledger_entry(
@@ -288,7 +306,7 @@ begin
       jsonb_build_object(
         'payment_id', v_p.id, 'stripe_event_id', p_event_id,
         'amount_refunded_minor', v_refunded, 'currency', v_p.currency,
-        'owed_micro_usd', v_delta, 'unrecovered_micro_usd', v_delta - v_debit));
+        'owed_micro_usd', v_delta, 'unrecovered_micro_usd', v_delta - v_debit, 'held_micro_usd', coalesce(v_held, 0)));
   end if;
 
   update public.payments p

@@ -18,12 +18,22 @@
 --   3. finish_ai_interaction: the reservation settles to the cost of the usage
 --      the provider reported (one ledger debit, source ai_interaction / the
 --      interaction id), the prompt and the answer are stored as messages of the
---      chat, an untitled assistant chat gets a title, the row is `succeeded`;
---      or fail_ai_interaction: the reservation is released, nothing is charged
---      or stored, the row is `failed`.
+--      chat, an untitled assistant chat gets a title, the row is `succeeded`.
+--      Once the provider has produced output, the caller pays for it whatever
+--      fails afterwards (DESIGN.md "Money and credits"): a provider fault
+--      mid-answer, a usage chunk that never came, an answer we cannot store,
+--      a client that left. The row is then `incomplete` with error_code saying
+--      what failed, charged for the reported usage or, when the provider never
+--      reported it, for the estimate (usage_estimated: prompt + output tokens
+--      counted by ai-chat with gpt-tokenizer, capped at the reservation). When
+--      even finishing fails, settle_ai_interaction charges without storing.
+--      Only a failure BEFORE any output takes fail_ai_interaction: the
+--      reservation is released, nothing is charged or stored, the row is `failed`.
 --   A call that never finishes (crashed function) keeps its hold until the
 --   reservation expires (credits.reservation_ttl_seconds); the next start for
---   that user, or a scheduled expire_ai_interactions(), marks it `aborted`.
+--   that user, or a scheduled expire_ai_interactions(), marks it `aborted`
+--   (uncharged: nothing recorded how much was produced); a finish or settle
+--   that arrives later is still charged.
 --
 -- Units: prices in micro-USD per million tokens (bigint; $0.10 / 1M tokens =
 -- 100000), costs in micro-USD. Rounding: a call's cost is computed exactly
@@ -43,9 +53,11 @@ create type public.ai_provider as enum ('openai', 'deepseek');
 comment on type public.ai_provider is
   'Who serves a model: openai (api.openai.com) or deepseek (api.deepseek.com, OpenAI-compatible).';
 
-create type public.ai_interaction_status as enum ('pending', 'succeeded', 'failed', 'aborted', 'refused');
+create type public.ai_interaction_status as enum ('pending', 'succeeded', 'incomplete', 'failed', 'aborted', 'refused');
 comment on type public.ai_interaction_status is
-  'pending: running (credits held); succeeded: answered, stored and charged; failed: provider error, nothing charged or stored; '
+  'pending: running (credits held); succeeded: answered, stored and charged; '
+  'incomplete: the provider produced output, then something failed (error_code): charged for the output, stored when it could be; '
+  'failed: failed before any output, nothing charged or stored; '
   'aborted: never finished (its reservation expired); refused: not started, not enough credits.';
 
 -- -----------------------------------------------------------------------------
@@ -108,6 +120,7 @@ create table public.ai_interactions (
   prompt_tokens integer check (prompt_tokens >= 0),
   cached_prompt_tokens integer check (cached_prompt_tokens >= 0 and cached_prompt_tokens <= prompt_tokens),
   completion_tokens integer check (completion_tokens >= 0),
+  usage_estimated boolean not null default false,
   input_micro_usd_per_mtok bigint not null check (input_micro_usd_per_mtok >= 0),
   cached_input_micro_usd_per_mtok bigint check (cached_input_micro_usd_per_mtok >= 0),
   output_micro_usd_per_mtok bigint not null check (output_micro_usd_per_mtok >= 0),
@@ -145,6 +158,9 @@ comment on column public.ai_interactions.prompt_tokens is 'Prompt tokens the pro
 comment on column public.ai_interactions.cached_prompt_tokens is
   'Of those, cache hits (OpenAI usage.prompt_tokens_details.cached_tokens, DeepSeek usage.prompt_cache_hit_tokens).';
 comment on column public.ai_interactions.completion_tokens is 'Completion tokens the provider reported, reasoning included (usage.completion_tokens).';
+comment on column public.ai_interactions.usage_estimated is
+  'The provider never reported usage (the stream broke after output began): prompt_tokens and completion_tokens are ai-chat''s '
+  'own count (gpt-tokenizer o200k_base: the prompt as sent, the output received so far) and the cost is capped at reserved_micro_usd.';
 comment on column public.ai_interactions.input_micro_usd_per_mtok is 'The model''s input price when the call started (micro-USD per 1M tokens).';
 comment on column public.ai_interactions.cached_input_micro_usd_per_mtok is 'The model''s cached-input price when the call started (null: input price).';
 comment on column public.ai_interactions.output_micro_usd_per_mtok is 'The model''s output price when the call started (micro-USD per 1M tokens).';
@@ -161,7 +177,8 @@ comment on column public.ai_interactions.client_disconnected is
 comment on column public.ai_interactions.latency_ms is 'Milliseconds from sending the request to the provider to its last byte.';
 comment on column public.ai_interactions.time_to_first_token_ms is 'Milliseconds from sending the request to the first answer text (streamed calls).';
 comment on column public.ai_interactions.error_code is
-  'Why it did not succeed: insufficient_credits, provider_error, provider_rate_limited, provider_unavailable, timeout, truncated_stream, expired, …';
+  'Why it did not succeed: insufficient_credits, provider_error, provider_rate_limited, provider_unavailable, timeout, truncated_stream, '
+  'malformed_stream, usage_missing, not_stored, internal_error, expired, …';
 comment on column public.ai_interactions.error is 'A short description of the failure, without the prompt or any secret.';
 comment on column public.ai_interactions.provider_response_id is 'The provider''s completion id (chatcmpl-…), for support requests.';
 comment on column public.ai_interactions.request_id is 'x-request-id of the ai-chat request (matches the function logs).';
@@ -576,26 +593,27 @@ end;
 $$;
 
 /**
- * Finishes a call that answered: settles its reservation to the cost of the
- * reported usage (ai_cost_micro_usd at the prices of the start; one ledger
- * debit, source ai_interaction / the interaction id, capped at the balance by
- * settle_reservation), stores the prompt as the caller's text message and the
- * answer as kind `ai` message(s) replying to it (sender null; metadata
- * provider, model, ai_interaction_id, prompt_message_id, finish_reason, part,
- * parts; an answer over 8000 characters spans several messages), names an
- * untitled assistant chat after the prompt (private.ai_chat_title; broadcast
- * as `chat_updated` {chat_id, title} on chat:<id>), and marks the row
- * `succeeded`. If the caller can no longer post in the chat (left it, or a
- * block), the call is still charged (the provider was paid) and error_code is
- * not_stored. Idempotent: a row that is no longer pending (or aborted) is
- * returned unchanged.
+ * Charges a call whose provider produced output and ends its row, storing
+ * nothing itself (finish_ai_interaction stores first; ai-chat calls this alone
+ * when finishing failed twice, so that the caller is still charged):
+ *   cost = ai_cost_micro_usd(tokens) at the prices of the start; when
+ *   `p_usage_estimated` (the provider never reported usage: ai-chat's own
+ *   gpt-tokenizer count of the prompt and of the output received), capped at
+ *   reserved_micro_usd;
+ *   one ledger debit (source ai_interaction / the interaction id, capped at
+ *   the balance by settle_reservation) and the hold released;
+ *   the row `succeeded` when `p_error_code` is null, else `incomplete` with
+ *   `p_error_code` / `p_error` (short, no prompt text, no secret).
+ * Idempotent: a row that is no longer pending (or aborted: a late settle is
+ * still charged) is returned unchanged.
  * Errors: P0002 unknown interaction; 22023 invalid token counts.
  */
-create or replace function private.finish_ai_interaction(
-  p_interaction_id uuid, p_prompt text, p_answer text,
-  p_prompt_tokens integer, p_cached_prompt_tokens integer, p_completion_tokens integer,
-  p_finish_reason text default null, p_latency_ms integer default null, p_time_to_first_token_ms integer default null,
-  p_client_disconnected boolean default false, p_provider_response_id text default null
+create or replace function private.settle_ai_interaction(
+  p_interaction_id uuid, p_prompt_tokens integer, p_cached_prompt_tokens integer, p_completion_tokens integer,
+  p_usage_estimated boolean default false, p_finish_reason text default null, p_latency_ms integer default null,
+  p_time_to_first_token_ms integer default null, p_client_disconnected boolean default false,
+  p_provider_response_id text default null, p_error_code text default null, p_error text default null,
+  p_prompt_message_id uuid default null, p_answer_message_id uuid default null
 )
 returns public.ai_interactions
 language plpgsql
@@ -607,6 +625,87 @@ declare
   v_res public.credit_reservations;
   v_cost bigint;
   v_charged bigint := 0;
+begin
+  if p_prompt_tokens is null or p_prompt_tokens < 0 or p_completion_tokens is null or p_completion_tokens < 0
+     or coalesce(p_cached_prompt_tokens, 0) < 0 or coalesce(p_cached_prompt_tokens, 0) > p_prompt_tokens then
+    raise exception 'invalid token counts' using errcode = '22023';
+  end if;
+  select * into v_row from public.ai_interactions i where i.id = p_interaction_id for update;
+  if not found then
+    raise exception 'AI interaction % not found', p_interaction_id using errcode = 'P0002';
+  end if;
+  if v_row.status not in ('pending', 'aborted') then
+    return v_row;
+  end if;
+
+  v_cost := private.ai_cost_micro_usd(p_prompt_tokens, coalesce(p_cached_prompt_tokens, 0), p_completion_tokens,
+    v_row.input_micro_usd_per_mtok, v_row.cached_input_micro_usd_per_mtok, v_row.output_micro_usd_per_mtok);
+  if coalesce(p_usage_estimated, false) then
+    v_cost := least(v_cost, v_row.reserved_micro_usd);
+  end if;
+  if v_row.reservation_id is not null then
+    v_res := private.settle_reservation(v_row.reservation_id, v_cost, 'ai_interaction', v_row.id::text,
+      'AI answer (' || v_row.model || ')',
+      jsonb_build_object('provider', v_row.provider, 'model', v_row.model, 'chat_id', v_row.chat_id,
+                         'prompt_tokens', p_prompt_tokens, 'cached_prompt_tokens', coalesce(p_cached_prompt_tokens, 0),
+                         'completion_tokens', p_completion_tokens, 'usage_estimated', coalesce(p_usage_estimated, false)));
+    v_charged := coalesce(v_res.settled_micro_usd, 0);
+  end if;
+
+  update public.ai_interactions i
+  set status = case when p_error_code is null then 'succeeded' else 'incomplete' end::public.ai_interaction_status,
+      prompt_tokens = p_prompt_tokens, cached_prompt_tokens = coalesce(p_cached_prompt_tokens, 0),
+      completion_tokens = p_completion_tokens, usage_estimated = coalesce(p_usage_estimated, false),
+      cost_micro_usd = v_cost, charged_micro_usd = v_charged,
+      prompt_message_id = p_prompt_message_id, answer_message_id = p_answer_message_id,
+      finish_reason = left(p_finish_reason, 50),
+      -- greatest() would turn a null (not measured) into 0: keep nulls.
+      latency_ms = case when p_latency_ms is not null then greatest(p_latency_ms, 0) end,
+      time_to_first_token_ms = case when p_time_to_first_token_ms is not null then greatest(p_time_to_first_token_ms, 0) end,
+      client_disconnected = coalesce(p_client_disconnected, false),
+      provider_response_id = left(p_provider_response_id, 255),
+      error_code = left(p_error_code, 100),
+      error = left(p_error, 500),
+      finished_at = now()
+  where i.id = v_row.id
+  returning * into v_row;
+  return v_row;
+end;
+$$;
+
+/**
+ * Finishes a call whose provider produced output: stores the prompt as the
+ * caller's text message and the answer (what was produced) as kind `ai`
+ * message(s) replying to it (sender null; metadata provider, model,
+ * ai_interaction_id, prompt_message_id, finish_reason, part, parts, and
+ * error_code when the answer is incomplete; an answer over 8000 characters
+ * spans several messages), names an untitled assistant chat after the prompt
+ * (private.ai_chat_title; broadcast as `chat_updated` {chat_id, title} on
+ * chat:<id>), then charges through settle_ai_interaction (same token, error
+ * and timing arguments). Storing is all or nothing (a subtransaction): if the
+ * caller can no longer post in the chat (left it, or a block) or the database
+ * refuses the texts, nothing is stored, the call is still charged (the
+ * provider was paid and the caller has the answer) and the row is
+ * `incomplete` with error_code not_stored (unless `p_error_code` already says
+ * what failed). The texts must be storable (ai-chat strips NULs and repairs
+ * lone surrogates in provider output; the prompt was refused otherwise).
+ * Idempotent like settle_ai_interaction.
+ * Errors: P0002 unknown interaction; 22023 invalid token counts.
+ */
+create or replace function private.finish_ai_interaction(
+  p_interaction_id uuid, p_prompt text, p_answer text,
+  p_prompt_tokens integer, p_cached_prompt_tokens integer, p_completion_tokens integer,
+  p_finish_reason text default null, p_latency_ms integer default null, p_time_to_first_token_ms integer default null,
+  p_client_disconnected boolean default false, p_provider_response_id text default null,
+  p_usage_estimated boolean default false, p_error_code text default null, p_error text default null
+)
+returns public.ai_interactions
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_row public.ai_interactions;
   v_answer text := coalesce(p_answer, '');
   v_parts integer;
   v_prompt_id uuid;
@@ -627,17 +726,6 @@ begin
     return v_row;
   end if;
 
-  v_cost := private.ai_cost_micro_usd(p_prompt_tokens, coalesce(p_cached_prompt_tokens, 0), p_completion_tokens,
-    v_row.input_micro_usd_per_mtok, v_row.cached_input_micro_usd_per_mtok, v_row.output_micro_usd_per_mtok);
-  if v_row.reservation_id is not null then
-    v_res := private.settle_reservation(v_row.reservation_id, v_cost, 'ai_interaction', v_row.id::text,
-      'AI answer (' || v_row.model || ')',
-      jsonb_build_object('provider', v_row.provider, 'model', v_row.model, 'chat_id', v_row.chat_id,
-                         'prompt_tokens', p_prompt_tokens, 'cached_prompt_tokens', coalesce(p_cached_prompt_tokens, 0),
-                         'completion_tokens', p_completion_tokens));
-    v_charged := coalesce(v_res.settled_micro_usd, 0);
-  end if;
-
   begin
     if v_row.chat_id is null or not exists (
       select 1 from public.chat_members cm where cm.chat_id = v_row.chat_id and cm.user_id = v_row.user_id
@@ -655,7 +743,9 @@ begin
         values (v_row.chat_id, null, 'ai', substr(v_answer, (i - 1) * 8000 + 1, 8000), v_prompt_id,
                 jsonb_build_object('provider', v_row.provider, 'model', v_row.model, 'ai_interaction_id', v_row.id,
                                    'prompt_message_id', v_prompt_id, 'finish_reason', p_finish_reason,
-                                   'part', i, 'parts', v_parts),
+                                   'part', i, 'parts', v_parts)
+                  || case when p_error_code is not null then jsonb_build_object('error_code', left(p_error_code, 100))
+                          else '{}'::jsonb end,
                 clock_timestamp())
         returning id into v_msg_id;
         v_answer_id := coalesce(v_answer_id, v_msg_id);
@@ -676,21 +766,11 @@ begin
     v_store_error := 'the answer could not be stored in the chat (' || sqlstate || ')';
   end;
 
-  update public.ai_interactions i
-  set status = 'succeeded', prompt_tokens = p_prompt_tokens, cached_prompt_tokens = coalesce(p_cached_prompt_tokens, 0),
-      completion_tokens = p_completion_tokens, cost_micro_usd = v_cost, charged_micro_usd = v_charged,
-      prompt_message_id = v_prompt_id, answer_message_id = v_answer_id, finish_reason = left(p_finish_reason, 50),
-      -- greatest() would turn a null (not measured) into 0: keep nulls.
-      latency_ms = case when p_latency_ms is not null then greatest(p_latency_ms, 0) end,
-      time_to_first_token_ms = case when p_time_to_first_token_ms is not null then greatest(p_time_to_first_token_ms, 0) end,
-      client_disconnected = coalesce(p_client_disconnected, false),
-      provider_response_id = left(p_provider_response_id, 255),
-      error_code = case when v_store_error is not null then 'not_stored' end,
-      error = left(v_store_error, 500),
-      finished_at = now()
-  where i.id = v_row.id
-  returning * into v_row;
-  return v_row;
+  return private.settle_ai_interaction(p_interaction_id, p_prompt_tokens, p_cached_prompt_tokens, p_completion_tokens,
+    p_usage_estimated, p_finish_reason, p_latency_ms, p_time_to_first_token_ms, p_client_disconnected,
+    p_provider_response_id,
+    coalesce(p_error_code, case when v_store_error is not null then 'not_stored' end),
+    coalesce(p_error, v_store_error), v_prompt_id, v_answer_id);
 end;
 $$;
 
@@ -705,7 +785,8 @@ create or replace function private.finish_ai_interaction_titled(
   p_interaction_id uuid, p_chat_id uuid, p_prompt text, p_answer text,
   p_prompt_tokens integer, p_cached_prompt_tokens integer, p_completion_tokens integer,
   p_finish_reason text default null, p_latency_ms integer default null, p_time_to_first_token_ms integer default null,
-  p_client_disconnected boolean default false, p_provider_response_id text default null
+  p_client_disconnected boolean default false, p_provider_response_id text default null,
+  p_usage_estimated boolean default false, p_error_code text default null, p_error text default null
 )
 returns table (interaction public.ai_interactions, chat_title text)
 language plpgsql
@@ -714,15 +795,16 @@ as $$
 begin
   interaction := private.finish_ai_interaction(p_interaction_id, p_prompt, p_answer, p_prompt_tokens,
     p_cached_prompt_tokens, p_completion_tokens, p_finish_reason, p_latency_ms, p_time_to_first_token_ms,
-    p_client_disconnected, p_provider_response_id);
+    p_client_disconnected, p_provider_response_id, p_usage_estimated, p_error_code, p_error);
   select c.title into chat_title from public.chats c where c.id = p_chat_id;
   return next;
 end;
 $$;
 
 /**
- * Ends a call that did not answer (provider error, timeout, truncated or
- * malformed stream): releases its reservation (nothing is charged), stores
+ * Ends a call that failed BEFORE the provider produced any output (provider
+ * error, timeout, a stream cut or malformed before its first content):
+ * releases its reservation (nothing is charged), stores
  * nothing, and marks the row `failed` with `p_error_code` and a short
  * `p_error` (no prompt text, no secret). Idempotent: a row that is no longer
  * pending is returned unchanged.
@@ -767,8 +849,9 @@ grant execute on function
   private.ai_chat_title(text),
   private.expire_ai_interactions(text),
   private.start_ai_interaction(text, uuid, text, integer, integer, boolean, text, integer),
-  private.finish_ai_interaction(uuid, text, text, integer, integer, integer, text, integer, integer, boolean, text),
-  private.finish_ai_interaction_titled(uuid, uuid, text, text, integer, integer, integer, text, integer, integer, boolean, text),
+  private.settle_ai_interaction(uuid, integer, integer, integer, boolean, text, integer, integer, boolean, text, text, text, uuid, uuid),
+  private.finish_ai_interaction(uuid, text, text, integer, integer, integer, text, integer, integer, boolean, text, boolean, text, text),
+  private.finish_ai_interaction_titled(uuid, uuid, text, text, integer, integer, integer, text, integer, integer, boolean, text, boolean, text, text),
   private.fail_ai_interaction(uuid, text, text, integer, integer)
   to service_role;
 

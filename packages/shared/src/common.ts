@@ -28,3 +28,54 @@ export const JsonValue: z.ZodType<Json> = z.json();
 
 /** True when A and B are the same type (compile-time drift checks against the generated Database types). */
 export type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+
+// -----------------------------------------------------------------------------
+// Storable text
+// -----------------------------------------------------------------------------
+
+/**
+ * `String.prototype.isWellFormed` / `toWellFormed` (ES2024; Node 20+, Deno,
+ * browsers since 2023), typed here because the package compiles against an
+ * ES2022 library. https://tc39.es/ecma262/#sec-string.prototype.iswellformed
+ */
+const wellFormed = String.prototype as unknown as { isWellFormed(this: string): boolean; toWellFormed(this: string): string };
+
+/**
+ * True when PostgreSQL can store `s` as `text` unchanged: no NUL character
+ * (U+0000; PostgreSQL text cannot hold it: https://www.postgresql.org/docs/current/datatype-character.html)
+ * and valid Unicode (no lone UTF-16 surrogate such as '\ud800', which has no
+ * UTF-8 encoding: it would be stored as U+FFFD, or refused).
+ */
+export function isStorableText(s: string): boolean {
+  return !s.includes('\u0000') && wellFormed.isWellFormed.call(s);
+}
+
+/** Message of the 400 for text that cannot be stored. */
+export const UNSTORABLE_TEXT_MESSAGE = 'text must be valid Unicode without NUL characters (U+0000)';
+
+/**
+ * A string a client sends that we will store: refused (a Zod issue, so a 400
+ * with the issues) unless `isStorableText`. Chain the usual checks after it,
+ * e.g. `storableText().trim().min(1).max(8000)`. Used by every request schema
+ * that carries text, so unstorable text is refused before any provider call
+ * or database write.
+ */
+export function storableText() {
+  return z.string().refine(isStorableText, { message: UNSTORABLE_TEXT_MESSAGE });
+}
+
+/**
+ * Makes text storable instead of refusing it: NULs removed, lone surrogates
+ * replaced with U+FFFD (`toWellFormed`). For text we do not control and must
+ * keep: a provider's answer before it is stored, and names in signed webhooks
+ * (clerk-webhook, cloudinary-webhook) where a refusal would only make the
+ * sender retry the same payload forever.
+ */
+export function toStorableText(s: string): string {
+  return wellFormed.toWellFormed.call(s.replaceAll('\u0000', ''));
+}
+
+/** A string repaired with `toStorableText` (for text from signed webhooks; see there). */
+export function repairedText() {
+  return z.string().transform(toStorableText);
+}

@@ -11,13 +11,13 @@
  *
  * Keys (https://clerk.com/docs/guides/sessions/manual-jwt-verification):
  * - CLERK_JWT_KEY, the instance's PEM public key: networkless verification
- *   (recommended; locally a generated stand-in key pair, see stack/functions.mjs);
+ *   (recommended; locally a generated stand-in key pair, see stack/runtime/functions.mjs);
  * - otherwise CLERK_SECRET_KEY: @clerk/backend fetches and caches the JWKS from
  *   Clerk's Backend API.
  * Session token claims: https://clerk.com/docs/backend-requests/resources/session-tokens
  */
 import { verifyToken } from '@clerk/backend';
-import { ClerkUserId } from '@chat-with-me/shared';
+import { ClerkUserId, toStorableText } from '@chat-with-me/shared';
 import { z } from 'zod';
 import { commaList } from './env.ts';
 import { HttpError } from './errors.ts';
@@ -128,5 +128,15 @@ export async function requireUser(req: Request, env: ClerkSessionEnv): Promise<S
       reason: 'token-invalid-claims',
     });
   }
-  return { id: claims.data.sub, claims: { ...claims.data, role: 'authenticated' } };
+  // Claims travel to Postgres as jsonb (request.jwt.claims), which refuses NUL and lone surrogates: a custom
+  // claim carrying a user's free text (e.g. a name in a session-token template) is repaired like Clerk webhooks.
+  return { id: claims.data.sub, claims: { ...(repairClaims(claims.data) as typeof claims.data), role: 'authenticated' } };
+}
+
+/** Every string of `v` (deeply) made storable with `toStorableText` (@chat-with-me/shared). */
+function repairClaims(v: unknown): unknown {
+  if (typeof v === 'string') return toStorableText(v);
+  if (Array.isArray(v)) return v.map(repairClaims);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [toStorableText(k), repairClaims(x)]));
+  return v;
 }

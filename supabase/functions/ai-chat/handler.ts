@@ -13,15 +13,36 @@
  *   4. private.start_ai_interaction: rate limits (429 + Retry-After) and the
  *      reservation of the most the call can cost (402, no provider call);
  *   5. the provider through the `openai` SDK (provider.ts), DeepSeek through
- *      its base URL; a failure before the answer starts → the reservation is
- *      released and the caller gets the error answer (502/503/429);
+ *      its base URL;
  *   6. the answer streams (start, delta…); when it ends,
  *      private.finish_ai_interaction settles to the provider's reported usage
  *      (the final usage chunk), stores the prompt and the answer as messages
  *      (members see both on chat:<id>) and titles an untitled assistant chat
- *      after the prompt → `done`. A failure mid-stream (connection cut,
- *      malformed chunk, no usage chunk, deadline) → everything released,
- *      nothing stored, the row `failed`, SSE `error`.
+ *      after the prompt → `done`.
+ *
+ * Who pays when something fails (DESIGN.md "Money and credits"; README "AI
+ * assistant"): the line is the provider's FIRST CONTENT (a non-empty delta,
+ * or a JSON answer with content).
+ * - Before it (the request refused, timed out, cut or malformed before any
+ *   text, or no usage and no text): the reservation is released, nothing is
+ *   charged or stored, the row is `failed` and the caller gets the error
+ *   answer (502/503/429) or SSE `error`.
+ * - After it, the caller pays for the output whatever fails next (the stream
+ *   cut, a malformed chunk, the deadline, no usage chunk, the database
+ *   refusing to store, an exception in our code): the answer produced so far
+ *   is stored when it can be and charged; the row is `incomplete` with
+ *   error_code saying what failed (`succeeded` when nothing did). The charge
+ *   is the provider's reported usage; when it never reported any, the
+ *   ESTIMATE: the prompt as we counted it before the call plus the tokens of
+ *   the output received, both with gpt-tokenizer o200k_base (context.ts),
+ *   capped at the reservation (usage_estimated = true on the row). Settling is
+ *   retried: finish (store + charge) twice, then settle_ai_interaction
+ *   (charge only, error_code not_stored) twice; the hold is never released
+ *   once output exists. If all four fail (database unreachable) the hold stays
+ *   until it expires, the row is then `aborted`, and a log line says so.
+ * Provider output is made storable before it is stored (`toStorableText`:
+ * NULs removed, lone surrogates replaced with U+FFFD); prompts that are not
+ * storable were refused with 400 by the request schema before any call.
  *
  * Client disconnect (decision): the generation is FINISHED AND STORED. If the
  * caller closes the stream, the function keeps reading the provider until the
@@ -38,7 +59,8 @@
  * Logs carry ids, model, token counts, cost and timings; never the prompt,
  * the answer or a key.
  */
-import { AiChatRequest, AiChatResult, AiChatStart, type AiUsage } from '@chat-with-me/shared';
+import { AiChatRequest, AiChatResult, AiChatStart, type AiUsage, toStorableText } from '@chat-with-me/shared';
+import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { z } from 'zod';
 import { clerkSessionEnv, requireClerkKey, requireUser } from '../_shared/auth.ts';
 import { settings } from '../_shared/config.ts';
@@ -48,7 +70,7 @@ import { HttpError } from '../_shared/errors.ts';
 import { defineFunction, json, readJson } from '../_shared/http.ts';
 import type { Logger } from '../_shared/log.ts';
 import { buildContext, reservedPromptTokens } from './context.ts';
-import { failInteraction, finishInteraction, type Interaction, loadConversation, startInteraction } from './metering.ts';
+import { failInteraction, finishInteraction, type Interaction, loadConversation, type Outcome, settleInteraction, startInteraction } from './metering.ts';
 import { classifyProviderError, completionParams, missingUsage, ProviderFault, providerClient, readUsage } from './provider.ts';
 import { sseStream } from './sse.ts';
 
@@ -112,7 +134,7 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
     requestId,
     minHoldSeconds: Math.ceil(env.AI_PROVIDER_TIMEOUT_MS / 1000) + 60,
   });
-  const call = new ProviderCall(env, log.child({ interaction_id: interaction.id, model: model.id }), interaction, body.prompt);
+  const call = new ProviderCall(env, log.child({ interaction_id: interaction.id, model: model.id }), interaction, body.prompt, context.promptTokens);
 
   // The provider call; failing here (before any answer) is an error answer.
   const abort = new AbortController();
@@ -132,21 +154,19 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
   if (!body.stream) {
     clearTimeout(deadline);
     const completion = response as { id?: string; choices?: { message?: { content?: string | null }; finish_reason?: string | null }[]; usage?: unknown };
+    const answer = completion.choices?.[0]?.message?.content ?? '';
     const usage = readUsage(completion.usage);
-    if (!usage) throw await call.fail(missingUsage(model.provider));
-    let result: AiChatResult;
-    try {
-      result = await call.finish({
-        answer: completion.choices?.[0]?.message?.content ?? '',
-        usage,
-        finishReason: completion.choices?.[0]?.finish_reason ?? null,
-        providerResponseId: completion.id ?? null,
-        ttftMs: null,
-        clientDisconnected: false,
-      });
-    } catch (e) {
-      throw await call.failUnexpected(e);
-    }
+    if (!usage && !answer) throw await call.fail(missingUsage(model.provider));
+    const result = await call.complete({
+      answer,
+      usage,
+      finishReason: completion.choices?.[0]?.finish_reason ?? null,
+      providerResponseId: completion.id ?? null,
+      ttftMs: null,
+      clientDisconnected: false,
+      fault: usage ? null : { code: 'usage_missing', error: 'the provider reported no usage: charged the estimate' },
+    });
+    if (!result) throw call.unrecorded();
     return json(AiChatResult, result);
   }
 
@@ -189,14 +209,52 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
         throw classifyProviderError(e, model.provider, 'stream', call.timedOut);
       }
       if (call.timedOut) throw classifyProviderError(null, model.provider, 'stream', true);
-      if (!usage) throw missingUsage(model.provider);
       clearTimeout(deadline);
-      const result = await call.finish({ answer, usage, finishReason, providerResponseId: responseId, ttftMs, clientDisconnected: sse.clientGone });
+      if (!usage && !answer) throw missingUsage(model.provider);
+      const result = await call.complete({
+        answer,
+        usage,
+        finishReason,
+        providerResponseId: responseId,
+        ttftMs,
+        clientDisconnected: sse.clientGone,
+        fault: usage ? null : { code: 'usage_missing', error: 'the provider reported no usage: charged the estimate' },
+      });
+      if (!result) throw call.unrecorded();
       sse.send(AiChatResult, 'done', result);
     } catch (e) {
       clearTimeout(deadline);
       const fault = e instanceof ProviderFault ? e : null;
-      const error = fault ? await call.fail(fault, ttftMs) : await call.failUnexpected(e);
+      let error: HttpError;
+      if (e instanceof Unrecorded) {
+        error = e;
+      } else if (!answer) {
+        // Nothing was produced: release the hold.
+        error = fault ? await call.fail(fault, ttftMs) : await call.failUnexpected(e);
+      } else {
+        // Output exists: the caller pays for it (see the module comment). Idempotent if `done` itself failed.
+        if (!fault) call.logUnexpected(e);
+        const code = fault?.code ?? 'internal_error';
+        const result = await call.complete({
+          answer,
+          usage,
+          finishReason,
+          providerResponseId: responseId,
+          ttftMs,
+          clientDisconnected: sse.clientGone,
+          fault: { code, error: fault ? `${fault.http.message.replace(/; nothing was charged$/, '')} after the answer began` : 'the answer could not be completed' },
+        });
+        error = result
+          ? new HttpError(fault?.http.code ?? 'unavailable', `the answer stopped early (${code}); the part received was charged`, {
+            ...(fault?.http.details as Record<string, unknown> | undefined),
+            interaction_id: result.interaction_id,
+            stored: result.stored,
+            answer_message_id: result.answer_message_id,
+            charged_micro_usd: result.charged_micro_usd,
+            usage_estimated: result.usage_estimated,
+          })
+          : call.unrecorded();
+      }
       sse.send(null, 'error', error.toBody());
     } finally {
       clearInterval(keepAlive);
@@ -212,7 +270,27 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
   });
 });
 
-/** One provider call's bookkeeping: timings, and the finish/fail transactions. */
+/** The answer could not be recorded (every settle attempt failed): 503, the hold stays until it expires. */
+class Unrecorded extends HttpError {}
+
+/** How a call that produced output ended (see `ProviderCall.complete`). */
+interface Ending {
+  /** The output received (as sent by the provider; made storable here). */
+  answer: string;
+  /** The provider's reported usage, or null: the estimate is charged. */
+  usage: AiUsage | null;
+  finishReason: string | null;
+  providerResponseId: string | null;
+  ttftMs: number | null;
+  clientDisconnected: boolean;
+  /** What failed after the output began (error_code, short text), or null. */
+  fault: { code: string; error: string } | null;
+}
+
+/** Attempts of each settle step (finish, then settle-only) before giving up. */
+const SETTLE_ATTEMPTS = 2;
+
+/** One provider call's bookkeeping: timings, and the finish/settle/fail transactions. */
 class ProviderCall {
   readonly started = performance.now();
   timedOut = false;
@@ -222,40 +300,90 @@ class ProviderCall {
     private readonly log: Logger,
     private readonly interaction: Interaction,
     private readonly prompt: string,
+    /** Prompt tokens as counted before the call (gpt-tokenizer o200k_base, context.ts), for the estimate. */
+    private readonly promptTokens: number,
   ) {}
 
   elapsed(): number {
     return Math.round(performance.now() - this.started);
   }
 
-  /** Settles, stores and answers `AiChatResult` (amounts from the database). */
-  async finish(a: { answer: string; usage: AiUsage; finishReason: string | null; providerResponseId: string | null; ttftMs: number | null; clientDisconnected: boolean }): Promise<AiChatResult> {
+  /**
+   * Usage when the provider reported none: the prompt as counted before the
+   * call plus the tokens of `answer` (gpt-tokenizer o200k_base), no cache
+   * hits. The database caps its cost at the reservation (usage_estimated).
+   */
+  estimate(answer: string): AiUsage {
+    return { prompt_tokens: this.promptTokens, cached_prompt_tokens: 0, completion_tokens: countTokens(answer) };
+  }
+
+  /**
+   * Charges a call that produced output and stores what it can
+   * (`AiChatResult`, amounts from the database): finish_ai_interaction
+   * (store + charge) up to SETTLE_ATTEMPTS times, then settle_ai_interaction
+   * (charge only, nothing stored) up to SETTLE_ATTEMPTS times. Never
+   * releases the hold. Null when every attempt failed (logged). Idempotent:
+   * a call already ended is returned as it ended.
+   */
+  async complete(e: Ending): Promise<AiChatResult | null> {
     const latencyMs = this.elapsed();
-    const { interaction: done, chatTitle } = await database(this.env.SUPABASE_DB_URL).asService((tx) =>
-      finishInteraction(tx, {
-        id: this.interaction.id,
-        chatId: this.interaction.chat_id!,
-        prompt: this.prompt,
-        answer: a.answer,
-        usage: a.usage,
-        finishReason: a.finishReason,
-        latencyMs,
-        ttftMs: a.ttftMs,
-        clientDisconnected: a.clientDisconnected,
-        providerResponseId: a.providerResponseId,
-      }),
-    );
-    this.log.info('ai call succeeded', {
+    const answer = toStorableText(e.answer);
+    const usage = e.usage ?? this.estimate(answer);
+    const outcome: Outcome = {
+      usage,
+      estimated: e.usage === null,
+      finishReason: e.finishReason,
+      latencyMs,
+      ttftMs: e.ttftMs,
+      clientDisconnected: e.clientDisconnected,
+      providerResponseId: e.providerResponseId,
+      errorCode: e.fault?.code ?? null,
+      error: e.fault?.error ?? null,
+    };
+    const db = database(this.env.SUPABASE_DB_URL);
+    let done: Interaction | null = null;
+    let chatTitle: string | null = null;
+    for (let attempt = 1; !done && attempt <= SETTLE_ATTEMPTS; attempt++) {
+      try {
+        ({ interaction: done, chatTitle } = await db.asService((tx) =>
+          finishInteraction(tx, { ...outcome, id: this.interaction.id, chatId: this.interaction.chat_id!, prompt: this.prompt, answer })
+        ));
+      } catch (err) {
+        this.log.error('could not finish the AI call', { attempt, error: describe(err) });
+      }
+    }
+    for (let attempt = 1; !done && attempt <= SETTLE_ATTEMPTS; attempt++) {
+      try {
+        done = await db.asService((tx) =>
+          settleInteraction(tx, {
+            ...outcome,
+            id: this.interaction.id,
+            errorCode: outcome.errorCode ?? 'not_stored',
+            error: outcome.error ?? 'the answer could not be stored',
+          })
+        );
+      } catch (err) {
+        this.log.error('could not settle the AI call', { attempt, error: describe(err) });
+      }
+    }
+    if (!done) {
+      this.log.error('AI call unrecorded: its hold stays until it expires', { interaction_id: this.interaction.id });
+      return null;
+    }
+    const charged = done.prompt_tokens !== null && done.completion_tokens !== null;
+    this.log.info(done.status === 'succeeded' ? 'ai call succeeded' : 'ai call incomplete', {
       chat_id: this.interaction.chat_id,
-      prompt_tokens: a.usage.prompt_tokens,
-      cached_prompt_tokens: a.usage.cached_prompt_tokens,
-      completion_tokens: a.usage.completion_tokens,
+      status: done.status,
+      prompt_tokens: done.prompt_tokens,
+      cached_prompt_tokens: done.cached_prompt_tokens,
+      completion_tokens: done.completion_tokens,
+      usage_estimated: done.usage_estimated,
       reserved_micro_usd: done.reserved_micro_usd,
       cost_micro_usd: done.cost_micro_usd,
       charged_micro_usd: done.charged_micro_usd,
       latency_ms: latencyMs,
-      time_to_first_token_ms: a.ttftMs,
-      client_disconnected: a.clientDisconnected,
+      time_to_first_token_ms: e.ttftMs,
+      client_disconnected: e.clientDisconnected,
       stored: done.answer_message_id !== null,
       ...(done.error_code ? { error_code: done.error_code } : {}),
     });
@@ -264,22 +392,35 @@ class ProviderCall {
       chat_id: this.interaction.chat_id!,
       provider: done.provider,
       model: done.model,
-      content: a.answer,
-      finish_reason: a.finishReason,
+      content: answer,
+      finish_reason: e.finishReason,
       stored: done.answer_message_id !== null,
       prompt_message_id: done.prompt_message_id,
       answer_message_id: done.answer_message_id,
       chat_title: chatTitle,
-      usage: a.usage,
+      usage: charged
+        ? { prompt_tokens: done.prompt_tokens!, cached_prompt_tokens: done.cached_prompt_tokens ?? 0, completion_tokens: done.completion_tokens! }
+        : usage,
+      usage_estimated: done.usage_estimated,
       reserved_micro_usd: done.reserved_micro_usd,
       cost_micro_usd: done.cost_micro_usd ?? 0,
       charged_micro_usd: done.charged_micro_usd ?? 0,
       latency_ms: latencyMs,
-      time_to_first_token_ms: a.ttftMs,
+      time_to_first_token_ms: e.ttftMs,
     };
   }
 
-  /** Releases everything for a provider fault; returns the HttpError to answer with. */
+  /** The error answer when `complete` returned null. */
+  unrecorded(): Unrecorded {
+    return new Unrecorded('unavailable', 'the answer could not be recorded, retry shortly', { interaction_id: this.interaction.id });
+  }
+
+  /** Logs an exception of ours that happened after the output began (the call is then charged, not released). */
+  logUnexpected(e: unknown) {
+    this.log.error('ai call failed unexpectedly after its output began', { error: describe(e) });
+  }
+
+  /** Releases everything for a provider fault before any output; returns the HttpError to answer with. */
   async fail(fault: ProviderFault, ttftMs: number | null = null): Promise<HttpError> {
     const latencyMs = this.elapsed();
     this.log.warn('ai call failed', { error_code: fault.code, status: fault.http.status, latency_ms: latencyMs });
@@ -287,9 +428,9 @@ class ProviderCall {
     return fault.http;
   }
 
-  /** Releases everything after a bug or a database failure while finishing; the caller sees a 500/503 in the error shape. */
+  /** Releases everything after a bug before any output; the caller sees a 503 in the error shape. */
   async failUnexpected(e: unknown): Promise<HttpError> {
-    this.log.error('ai call failed unexpectedly', { error: e instanceof Error ? { name: e.name, message: e.message, stack: e.stack } : String(e) });
+    this.log.error('ai call failed unexpectedly', { error: describe(e) });
     await this.release('internal_error', 'the answer could not be completed', this.elapsed(), null);
     return e instanceof HttpError
       ? e
@@ -304,4 +445,8 @@ class ProviderCall {
       this.log.error('could not release the reservation', { error: e instanceof Error ? e.message : String(e) });
     }
   }
+}
+
+function describe(e: unknown) {
+  return e instanceof Error ? { name: e.name, message: e.message, stack: e.stack } : String(e);
 }

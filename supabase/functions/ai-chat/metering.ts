@@ -3,7 +3,7 @@
  * - `loadConversation` as the caller (role authenticated, RLS): the chat (only
  *   visible to members), the model (only enabled ones), the caller's name and
  *   the recent history, in one statement (private.ai_chat_conversation);
- * - `startInteraction`, `finishInteraction`, `failInteraction` as the
+ * - `startInteraction`, `finishInteraction`, `settleInteraction`, `failInteraction` as the
  *   service role, through the private functions of
  *   20261122120000_ai.sql (rate limits, reservation, settlement, storing).
  * postgres.js returns bigint columns as strings: amounts are converted with
@@ -45,7 +45,7 @@ export async function loadConversation(tx: Tx, userId: string, body: AiChatReque
 /** An ai_interactions row as ai-chat uses it (amounts as numbers). */
 export interface Interaction {
   id: string;
-  status: 'pending' | 'succeeded' | 'failed' | 'aborted' | 'refused';
+  status: 'pending' | 'succeeded' | 'incomplete' | 'failed' | 'aborted' | 'refused';
   provider: AiProvider;
   model: string;
   chat_id: string | null;
@@ -55,6 +55,10 @@ export interface Interaction {
   reserved_micro_usd: number;
   cost_micro_usd: number | null;
   charged_micro_usd: number | null;
+  prompt_tokens: number | null;
+  cached_prompt_tokens: number | null;
+  completion_tokens: number | null;
+  usage_estimated: boolean;
   prompt_message_id: string | null;
   answer_message_id: string | null;
   error_code: string | null;
@@ -75,6 +79,10 @@ function toInteraction(r: Record<string, unknown>): Interaction {
     reserved_micro_usd: Number(r.reserved_micro_usd),
     cost_micro_usd: num(r.cost_micro_usd),
     charged_micro_usd: num(r.charged_micro_usd),
+    prompt_tokens: num(r.prompt_tokens),
+    cached_prompt_tokens: num(r.cached_prompt_tokens),
+    completion_tokens: num(r.completion_tokens),
+    usage_estimated: r.usage_estimated === true,
     prompt_message_id: (r.prompt_message_id as string | null) ?? null,
     answer_message_id: (r.answer_message_id as string | null) ?? null,
     error_code: (r.error_code as string | null) ?? null,
@@ -137,32 +145,47 @@ export async function startInteraction(
   return interaction;
 }
 
-/** private.finish_ai_interaction (settle, store, title) and the chat's title afterwards (private.finish_ai_interaction_titled). */
+/**
+ * How a call that produced output ends: the usage to charge (`estimated` when
+ * the provider never reported it: see ai-chat's handler), and what went wrong
+ * after the output began (`errorCode`/`error`; null when nothing did).
+ */
+export interface Outcome {
+  usage: AiUsage;
+  estimated: boolean;
+  finishReason: string | null;
+  latencyMs: number;
+  ttftMs: number | null;
+  clientDisconnected: boolean;
+  providerResponseId: string | null;
+  errorCode: string | null;
+  error: string | null;
+}
+
+/** private.finish_ai_interaction (store, title, charge) and the chat's title afterwards (private.finish_ai_interaction_titled). */
 export async function finishInteraction(
   tx: Tx,
-  a: {
-    id: string;
-    chatId: string;
-    prompt: string;
-    answer: string;
-    usage: AiUsage;
-    finishReason: string | null;
-    latencyMs: number;
-    ttftMs: number | null;
-    clientDisconnected: boolean;
-    providerResponseId: string | null;
-  },
+  a: Outcome & { id: string; chatId: string; prompt: string; answer: string },
 ): Promise<{ interaction: Interaction; chatTitle: string | null }> {
   // One statement: finish_ai_interaction, then the chat's title as it is afterwards.
   const [row] = await tx`
     select (f.interaction).*, f.chat_title
     from private.finish_ai_interaction_titled(${a.id}, ${a.chatId}, ${a.prompt}, ${a.answer}, ${a.usage.prompt_tokens},
       ${a.usage.cached_prompt_tokens}, ${a.usage.completion_tokens}, ${a.finishReason}, ${a.latencyMs}, ${a.ttftMs},
-      ${a.clientDisconnected}, ${a.providerResponseId}) f`;
+      ${a.clientDisconnected}, ${a.providerResponseId}, ${a.estimated}, ${a.errorCode}, ${a.error}) f`;
   return { interaction: toInteraction(row!), chatTitle: (row!.chat_title as string | null) ?? null };
 }
 
-/** private.fail_ai_interaction: release the reservation, mark the row failed. */
+/** private.settle_ai_interaction: charge without storing anything (finishing failed); the row `incomplete`. */
+export async function settleInteraction(tx: Tx, a: Outcome & { id: string }): Promise<Interaction> {
+  const [row] = await tx`
+    select * from private.settle_ai_interaction(${a.id}, ${a.usage.prompt_tokens}, ${a.usage.cached_prompt_tokens},
+      ${a.usage.completion_tokens}, ${a.estimated}, ${a.finishReason}, ${a.latencyMs}, ${a.ttftMs},
+      ${a.clientDisconnected}, ${a.providerResponseId}, ${a.errorCode}, ${a.error})`;
+  return toInteraction(row!);
+}
+
+/** private.fail_ai_interaction: release the reservation, mark the row failed (only before any output). */
 export async function failInteraction(tx: Tx, a: { id: string; code: string; error: string; latencyMs: number | null; ttftMs: number | null }) {
   await tx`select 1 from private.fail_ai_interaction(${a.id}, ${a.code}, ${a.error}, ${a.latencyMs}, ${a.ttftMs})`;
 }

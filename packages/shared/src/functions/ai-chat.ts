@@ -19,9 +19,14 @@
  * each `event: <name>\ndata: <one JSON line>\n\n`, in this order:
  *   start  (once)  `AiChatStart`: the call is running and credits are held;
  *   delta  (0..n)  `{text}`: the next piece of the answer, to append;
- *   done   (once)  `AiChatResult`: the answer is complete, stored and charged;
- *   error  (once, instead of done) `ErrorBody`: the provider failed mid-way;
- *          nothing was charged or stored: discard the partial answer.
+ *   done   (once)  `AiChatResult`: the answer is complete, stored and charged
+ *          (`usage_estimated` when the provider reported no usage);
+ *   error  (once, instead of done) `ErrorBody`: the call stopped. Before any
+ *          delta: nothing was charged or stored. After deltas (the provider
+ *          cut the answer, the deadline, or we could not store it): the
+ *          caller pays for the output received and the part received is kept;
+ *          `details` then carry `interaction_id`, `charged_micro_usd`,
+ *          `usage_estimated`, `stored` and `answer_message_id`.
  * Lines starting with `:` are keep-alive comments (sent every 15 s of silence).
  * Once `done` arrives, the prompt and the answer are also messages of the chat
  * (INSERT events on `chat:<chat_id>` for every member).
@@ -29,7 +34,7 @@
  * Amounts are integers: tokens, and micro-USD (1 USD = 1,000,000).
  */
 import { z } from 'zod';
-import { type Equals, JsonValue, Timestamp, Uuid } from '../common.ts';
+import { type Equals, JsonValue, storableText, Timestamp, Uuid } from '../common.ts';
 import { Constants, type Tables } from '../database.types.ts';
 import { ErrorBody } from '../errors.ts';
 
@@ -47,8 +52,11 @@ export const AI_PROMPT_MAX_CHARS = 8000;
 export const AiChatRequest = z.strictObject({
   /** The chat to ask in: direct, group or assistant; the caller must be a member. */
   chat_id: Uuid,
-  /** The question, 1..8000 characters after trimming. Stored as the caller's text message when the answer is complete. */
-  prompt: z.string().trim().min(1, 'the prompt is empty').max(AI_PROMPT_MAX_CHARS, `at most ${AI_PROMPT_MAX_CHARS} characters`),
+  /**
+   * The question, 1..8000 characters after trimming, storable (no NUL, valid Unicode: `storableText`, else 400
+   * before any provider call). Stored as the caller's text message with the answer.
+   */
+  prompt: storableText().trim().min(1, 'the prompt is empty').max(AI_PROMPT_MAX_CHARS, `at most ${AI_PROMPT_MAX_CHARS} characters`),
   /** An enabled ai_models id; the default model when omitted. */
   model: AiModelId.optional(),
   /** Stream the answer as server-sent events (default) or answer with one JSON body. */
@@ -119,7 +127,13 @@ export const AiChatResult = z.object({
   answer_message_id: Uuid.nullable(),
   /** The chat's title afterwards (an untitled assistant chat is named after its first prompt). */
   chat_title: z.string().nullable(),
+  /** The usage charged: the provider's report, or the estimate when `usage_estimated`. */
   usage: AiUsage,
+  /**
+   * True when the provider reported no usage: `usage` is our own count (gpt-tokenizer o200k_base: the prompt as sent
+   * and the answer received) and the cost is capped at `reserved_micro_usd`.
+   */
+  usage_estimated: z.boolean(),
   reserved_micro_usd: Credits,
   /** Price of `usage` at the model's prices, rounded up to the micro-USD. */
   cost_micro_usd: Credits,
@@ -188,6 +202,8 @@ export const AiInteraction = z.object({
   prompt_tokens: Tokens.nullable(),
   cached_prompt_tokens: Tokens.nullable(),
   completion_tokens: Tokens.nullable(),
+  /** The provider reported no usage: the tokens are our own count and the cost is capped at the reservation. */
+  usage_estimated: z.boolean(),
   input_micro_usd_per_mtok: Credits,
   cached_input_micro_usd_per_mtok: Credits.nullable(),
   output_micro_usd_per_mtok: Credits,

@@ -7,32 +7,55 @@
  * the same types ship in @clerk/backend (`UserWebhookEvent`, `UserJSON`,
  * `UserDeletedJSON`). Timestamps in Clerk payloads are Unix epoch milliseconds.
  * Unknown fields are ignored, so Clerk adding fields never breaks us.
+ *
+ * Text we store (names, username, email, image URL, provider) is REPAIRED,
+ * not refused (`repairedText`: NULs removed, lone surrogates replaced with
+ * U+FFFD). Decision: the payload is signed by Clerk and describes a user who
+ * exists there; a 400 would only make Svix redeliver the same payload until it
+ * gives up, leaving the profile unsynced. Client requests, which the caller can
+ * correct, are refused instead (`storableText`).
  */
 import { z } from 'zod';
-import { ClerkUserId } from '../common.ts';
+import { ClerkUserId, repairedText, storableText } from '../common.ts';
+
+/**
+ * Verification of an email address or phone number: `status` is `verified`
+ * once the user proved they own it (code, link, OAuth provider).
+ * https://clerk.com/docs/reference/backend/types/backend-verification
+ */
+export const ClerkVerification = z.object({ status: z.string() });
 
 /** One of the user's email addresses; the primary one is named by `primary_email_address_id`. */
 export const ClerkEmailAddress = z.object({
   id: z.string(),
-  email_address: z.string(),
+  email_address: repairedText(),
+  verification: ClerkVerification.nullish(),
+});
+
+/** One of the user's phone numbers (E.164, e.g. +15555550100). */
+export const ClerkPhoneNumber = z.object({
+  id: z.string(),
+  phone_number: repairedText(),
+  verification: ClerkVerification.nullish(),
 });
 
 /** An OAuth connection; `provider` is e.g. `oauth_google` (we store `google`). */
 export const ClerkExternalAccount = z.object({
-  provider: z.string(),
+  provider: repairedText(),
 });
 
 /** Clerk `User` object (`data` of user.created and user.updated). */
 export const ClerkUser = z.object({
   id: ClerkUserId,
   object: z.literal('user').optional(),
-  username: z.string().nullish(),
-  first_name: z.string().nullish(),
-  last_name: z.string().nullish(),
+  username: repairedText().nullish(),
+  first_name: repairedText().nullish(),
+  last_name: repairedText().nullish(),
   /** Clerk-hosted avatar (https://img.clerk.com/…), present even without an uploaded image. */
-  image_url: z.string().nullish(),
+  image_url: repairedText().nullish(),
   primary_email_address_id: z.string().nullish(),
   email_addresses: z.array(ClerkEmailAddress).default([]),
+  phone_numbers: z.array(ClerkPhoneNumber).default([]),
   external_accounts: z.array(ClerkExternalAccount).default([]),
   /** Set from the Clerk dashboard or Backend API; `is_admin: true` or `role: "admin"` make an admin. */
   public_metadata: z.record(z.string(), z.unknown()).nullish(),
@@ -60,7 +83,7 @@ const envelope = {
 /** The envelope of any Clerk webhook event (types we do not handle are acknowledged and ignored). */
 export const ClerkWebhookEnvelope = z.object({
   ...envelope,
-  type: z.string().min(1).max(100),
+  type: storableText().min(1).max(100),
   data: z.record(z.string(), z.unknown()),
 });
 

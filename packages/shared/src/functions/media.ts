@@ -18,7 +18,7 @@
  *    image or file message with `media_id`, or sets `users.avatar_media_id`.
  */
 import { z } from 'zod';
-import { ClerkUserId, type Equals, Timestamp, Uuid } from '../common.ts';
+import { ClerkUserId, type Equals, repairedText, storableText, Timestamp, Uuid } from '../common.ts';
 import type { Tables } from '../database.types.ts';
 
 // -----------------------------------------------------------------------------
@@ -128,7 +128,7 @@ export function buildCloudinaryUploadForm(sign: MediaSignResponse, file: Blob, f
  * recorded; the others are acknowledged and ignored. Unknown fields are kept.
  */
 export const CloudinaryNotificationEnvelope = z.looseObject({
-  notification_type: z.string().min(1).max(100),
+  notification_type: storableText().min(1).max(100),
   /** ISO 8601 time the notification was generated. */
   timestamp: z.string().optional(),
   request_id: z.string().max(200).optional(),
@@ -148,19 +148,21 @@ export const CloudinaryUploadNotification = z.looseObject({
   timestamp: z.string().optional(),
   request_id: z.string().max(200).optional(),
   asset_id: z.string().regex(/^[0-9a-zA-Z]{1,64}$/).optional(),
-  public_id: z.string().min(1).max(255),
+  /** Refused (400) unless storable: Cloudinary derives it from our signed folder, never from free text. */
+  public_id: storableText().min(1).max(255),
   version: z.number().int().nonnegative(),
   resource_type: CloudinaryResourceType,
   /** Delivery type: `upload` for our signed uploads. */
-  type: z.string().min(1),
-  format: z.string().max(20).optional(),
+  type: storableText().min(1),
+  format: storableText().max(20).optional(),
   /** Size in bytes. */
   bytes: z.number().int().nonnegative(),
   width: z.number().int().positive().optional(),
   height: z.number().int().positive().optional(),
-  secure_url: z.string().regex(/^https:\/\/\S+$/, 'expected an https URL'),
-  asset_folder: z.string().max(255).optional(),
-  original_filename: z.string().optional(),
+  secure_url: storableText().regex(/^https:\/\/\S+$/, 'expected an https URL'),
+  asset_folder: storableText().max(255).optional(),
+  /** The uploader's file name (their free text): repaired (`repairedText`), not refused. */
+  original_filename: repairedText().optional(),
   created_at: z.string().optional(),
 });
 export type CloudinaryUploadNotification = z.infer<typeof CloudinaryUploadNotification>;

@@ -19,7 +19,7 @@
  * credits in micro-USD (`*_micro_usd`: 1 USD = 1,000,000). Integers only.
  */
 import { z } from 'zod';
-import { type Equals, Timestamp, Uuid } from '../common.ts';
+import { type Equals, storableText, Timestamp, Uuid } from '../common.ts';
 import { Constants, type Tables } from '../database.types.ts';
 
 // -----------------------------------------------------------------------------
@@ -94,13 +94,12 @@ export type Payment = z.infer<typeof Payment>;
 
 /**
  * A redirect URL for Stripe Checkout: absolute http(s), at most 2048
- * characters. The function also requires it to be under one of the origins
+ * characters, storable (`storableText`). The function also requires it to be under one of the origins
  * (or origin + path prefixes) of admin_config `payments.allowed_redirect_urls`
  * (400 otherwise). Stripe's `{CHECKOUT_SESSION_ID}` placeholder may appear in
  * it (https://docs.stripe.com/payments/checkout/custom-success-page).
  */
-export const RedirectUrl = z
-  .string()
+export const RedirectUrl = storableText()
   .max(2048)
   .refine((s) => {
     try {

@@ -11,6 +11,7 @@
  * adding fields never breaks us.
  */
 import { z } from 'zod';
+import { storableText } from '../common.ts';
 import { Currency, MinorAmount } from './payments.ts';
 
 /** The event types stripe-webhook acts on (enable these on the endpoint); any other is recorded and ignored. */
@@ -27,7 +28,7 @@ export type StripeHandledEvent = (typeof STRIPE_HANDLED_EVENTS)[number];
 export const StripeEventEnvelope = z.object({
   id: z.string().regex(/^evt_[A-Za-z0-9_]{1,250}$/, 'expected a Stripe event id (evt_…)'),
   object: z.literal('event'),
-  type: z.string().min(1).max(100),
+  type: storableText().min(1).max(100),
   /** Epoch seconds when the event was created. */
   created: z.number().int(),
   livemode: z.boolean(),
