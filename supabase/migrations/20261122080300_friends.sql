@@ -122,8 +122,13 @@ $$;
 /**
  * Sends a friend request to `p_user_id` and notifies them. If they already
  * asked the caller, this accepts their request instead. Repeating a pending
- * request returns it unchanged.
- * Errors: 22023 self; P0002 unknown user; 42501 a block exists; 23505 already friends.
+ * request returns it unchanged. A new request counts against admin_config
+ * rate_limit.friend_request.* (private.rate_limit), and after `p_user_id`
+ * declined the caller's last request, a new one waits
+ * friends.decline_cooldown_seconds from the decline.
+ * Errors: 22023 self; P0002 unknown user; 42501 a block exists; 23505 already
+ * friends; PT429 (HTTP 429) rate limited or in the cool-down after a decline,
+ * DETAIL a JSON object with retry_after_seconds.
  */
 create or replace function public.send_friend_request(p_user_id text)
 returns public.friends
@@ -134,6 +139,8 @@ as $$
 declare
   v_me text := private.require_user_id();
   v_row public.friends;
+  v_declined_at timestamptz;
+  v_cooldown interval;
 begin
   if p_user_id = v_me then
     raise exception 'cannot send a friend request to yourself' using errcode = '22023';
@@ -159,6 +166,20 @@ begin
       return public.accept_friend_request(v_row.id);
     end if;
   end if;
+
+  -- A declined request cannot be sent again at once (only this direction:
+  -- the one who declined may still ask).
+  v_cooldown := make_interval(secs => private.config_bigint('friends.decline_cooldown_seconds', 86400));
+  select max(f.responded_at) into v_declined_at from public.friends f
+  where f.requester_id = v_me and f.addressee_id = p_user_id and f.status = 'declined';
+  if v_declined_at is not null and v_declined_at + v_cooldown > now() then
+    raise exception 'this user declined your last request; retry in % s',
+      greatest(1, ceil(extract(epoch from (v_declined_at + v_cooldown - clock_timestamp())))::integer)
+      using errcode = 'PT429',
+            detail = jsonb_build_object('action', 'friend_request_after_decline',
+              'retry_after_seconds', greatest(1, ceil(extract(epoch from (v_declined_at + v_cooldown - clock_timestamp())))::integer))::text;
+  end if;
+  perform private.rate_limit('friend_request');
 
   begin
     insert into public.friends (requester_id, addressee_id)
@@ -334,13 +355,16 @@ $$;
 /**
  * Finds users by display name or username (trigram similarity or prefix),
  * best match first. Never returns the caller, users in a block with the caller,
- * or anyone's email. `p_limit` is clamped to 1..50.
- * Errors: 22023 query shorter than 2 characters.
+ * or anyone's email. `p_limit` is clamped to 1..50. Each call counts against
+ * admin_config rate_limit.user_search.* (private.rate_limit), so it is
+ * volatile: PostgREST runs it in a read-write transaction (call it with POST,
+ * supabase-js's default for rpc()).
+ * Errors: 22023 query shorter than 2 characters; PT429 (HTTP 429) too many searches.
  */
 create or replace function public.search_users(p_query text, p_limit integer default 20)
 returns table (id text, display_name text, username text, avatar_url text, about text)
 language plpgsql
-stable
+volatile
 security invoker
 set search_path = ''
 as $$
@@ -351,6 +375,7 @@ begin
   if char_length(v_q) < 2 then
     raise exception 'search query must have at least 2 characters' using errcode = '22023';
   end if;
+  perform private.rate_limit('user_search');
   return query
   select u.id, u.display_name, u.username::text, u.avatar_url, u.about
   from public.users u

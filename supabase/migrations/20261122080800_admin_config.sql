@@ -8,6 +8,8 @@
 -- database with a message naming the key. The migration that introduces a
 -- setting inserts it with its default and type. Functions read it as the
 -- service role (one cached accessor in supabase/functions/_shared/config.ts).
+-- Also here: the per-user rate limits (private.rate_limit) whose limits are
+-- admin_config rows (rate_limit.<action>.limit / .window_seconds).
 -- =============================================================================
 
 create table public.admin_config (
@@ -98,3 +100,120 @@ create policy "Admins can change settings"
   on public.admin_config for update to authenticated
   using ((select private.is_admin()))
   with check ((select private.is_admin()));
+
+-- =============================================================================
+-- Per-user rate limits: one counter per (user, action), one helper every RPC,
+-- trigger and function calls, each limit two admin_config settings.
+--
+-- private.rate_limit('<action>') counts one request of the caller for
+-- `<action>` in a fixed window that opens at the caller's first request and
+-- lasts rate_limit.<action>.window_seconds; above rate_limit.<action>.limit
+-- requests in that window it raises SQLSTATE PT429, which PostgREST answers
+-- as HTTP 429 (https://docs.postgrest.org/en/v12/references/errors.html#raise-errors-with-http-status-codes),
+-- with a DETAIL giving when to retry. Edge functions call the same helper and
+-- answer 429 with Retry-After (supabase/functions/_shared/rate-limit.ts).
+-- The count is an atomic upsert on one row, so concurrent requests of one
+-- user are counted exactly; a refused request rolls back with its statement
+-- and does not count. (AI calls keep their own rolling limits over
+-- ai_interactions, ai.rate_limit_per_minute/day: every started call is logged
+-- there anyway.)
+-- =============================================================================
+create table private.rate_limit_counters (
+  user_id text not null,
+  action text not null,
+  window_start timestamptz not null,
+  hits integer not null check (hits >= 0),
+  primary key (user_id, action)
+);
+comment on table private.rate_limit_counters is
+  'Requests per user and rate-limited action in the current window (private.rate_limit). No foreign key: a caller without a profile is limited too; clerk_delete_user removes a deleted user''s rows.';
+comment on column private.rate_limit_counters.action is 'Rate-limited action, e.g. message_send; its limits are admin_config rate_limit.<action>.limit and .window_seconds.';
+comment on column private.rate_limit_counters.window_start is 'When the current window opened (the first request after the previous window ended).';
+comment on column private.rate_limit_counters.hits is 'Requests counted in the current window.';
+alter table private.rate_limit_counters enable row level security;
+-- No policies and no grants: only the security-definer helper below touches it.
+
+insert into public.admin_config (key, value, description, value_type, min_value, max_value) values
+  ('rate_limit.message_send.limit', '300',
+   'Messages a user may send (send_message or an insert into messages) per window; above it 429.', 'integer', 1, 1000000),
+  ('rate_limit.message_send.window_seconds', '60',
+   'Length of the message_send window, in seconds.', 'integer', 1, 86400),
+  ('rate_limit.friend_request.limit', '60',
+   'Friend requests a user may send (send_friend_request) per window; above it 429.', 'integer', 1, 1000000),
+  ('rate_limit.friend_request.window_seconds', '3600',
+   'Length of the friend_request window, in seconds.', 'integer', 1, 86400),
+  ('rate_limit.user_search.limit', '120',
+   'User searches (search_users) a user may run per window; above it 429.', 'integer', 1, 1000000),
+  ('rate_limit.user_search.window_seconds', '60',
+   'Length of the user_search window, in seconds.', 'integer', 1, 86400),
+  ('rate_limit.media_sign.limit', '60',
+   'Upload signatures (media-sign) a user may get per window; above it 429 with Retry-After.', 'integer', 1, 1000000),
+  ('rate_limit.media_sign.window_seconds', '600',
+   'Length of the media_sign window, in seconds.', 'integer', 1, 86400),
+  ('rate_limit.checkout.limit', '20',
+   'Stripe Checkout Sessions (payments-checkout) a user may open per window; above it 429 with Retry-After.', 'integer', 1, 1000000),
+  ('rate_limit.checkout.window_seconds', '3600',
+   'Length of the checkout window, in seconds.', 'integer', 1, 86400),
+  ('friends.decline_cooldown_seconds', '86400',
+   'After a user declines a friend request, seconds before its sender may ask them again (429 before). 0 disables the cool-down.', 'integer', 0, 31536000)
+on conflict (key) do nothing;
+
+/**
+ * Counts one request of the caller (the token's `sub`) for `p_action` and
+ * refuses it when the window is full. Limits: admin_config
+ * rate_limit.<p_action>.limit (requests) and rate_limit.<p_action>.window_seconds
+ * (the window opens at the first request after the previous one ended).
+ * A request without a subject (service role, Studio) and an action without
+ * both settings are not limited.
+ * Errors: PT429 (HTTP 429) "rate limit reached: …; retry in N s", DETAIL a
+ * JSON object {"action", "limit", "window_seconds", "retry_after_seconds"}.
+ */
+create or replace function private.rate_limit(p_action text)
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_user text := private.current_user_id();
+  v_limit bigint;
+  v_window_seconds bigint;
+  v_window interval;
+  v_start timestamptz;
+  v_hits integer;
+  v_retry integer;
+begin
+  if v_user is null then
+    return;
+  end if;
+  select max(case when c.key like '%.limit' then (c.value #>> '{}')::numeric::bigint end),
+         max(case when c.key like '%.window_seconds' then (c.value #>> '{}')::numeric::bigint end)
+    into v_limit, v_window_seconds
+  from public.admin_config c
+  where c.key in ('rate_limit.' || p_action || '.limit', 'rate_limit.' || p_action || '.window_seconds')
+    and jsonb_typeof(c.value) = 'number';
+  if v_limit is null or v_window_seconds is null then
+    return;
+  end if;
+  v_window := make_interval(secs => v_window_seconds);
+
+  insert into private.rate_limit_counters as r (user_id, action, window_start, hits)
+  values (v_user, p_action, now(), 1)
+  on conflict (user_id, action) do update
+    set window_start = case when r.window_start + v_window <= now() then now() else r.window_start end,
+        hits = case when r.window_start + v_window <= now() then 1 else r.hits + 1 end
+  returning r.window_start, r.hits into v_start, v_hits;
+
+  if v_hits > v_limit then
+    v_retry := greatest(1, ceil(extract(epoch from (v_start + v_window - clock_timestamp())))::integer);
+    raise exception 'rate limit reached: % % per % s; retry in % s', v_limit, p_action, v_window_seconds, v_retry
+      using errcode = 'PT429',
+            detail = jsonb_build_object('action', p_action, 'limit', v_limit, 'window_seconds', v_window_seconds,
+                                        'retry_after_seconds', v_retry)::text,
+            hint = 'Wait retry_after_seconds before trying again.';
+  end if;
+end;
+$$;
+comment on function private.rate_limit(text) is
+  'Counts one request of the caller for an action; PT429 (HTTP 429) above admin_config rate_limit.<action>.limit per rate_limit.<action>.window_seconds.';
+grant execute on function private.rate_limit(text) to authenticated, service_role;

@@ -24,6 +24,15 @@
 -- group they own passes to a successor as in leave_chat(), or is deleted when
 -- they were its last member. Direct chats stay for the other member.
 --
+-- The welcome grant (credits.welcome_grant_micro_usd) is given here, once per
+-- verified identity rather than per account: the first applied payload that
+-- carries a verified email or phone number (Clerk `verification.status`
+-- "verified") not yet seen on another account gets it, within a daily budget
+-- for all welcome grants (credits.welcome_grant_daily_budget_micro_usd). A
+-- deleted and re-created account, or a second account with the same verified
+-- email, gets nothing. Identities are kept only as keyed hashes
+-- (HMAC-SHA-256 of the normalised address), never in clear.
+--
 -- Only the service role (the webhook functions) may call these functions; the
 -- event log has RLS enabled and no grants to client roles.
 -- =============================================================================
@@ -66,9 +75,150 @@ grant select, insert, update on public.webhook_events to service_role;
 alter table public.webhook_events enable row level security;
 -- No policies: client roles have no grants and nothing to see.
 
+-- Welcome grants: which verified identities have been seen, and the day's spend.
+create table private.welcome_identities (
+  identity_hash bytea primary key,
+  user_id text not null,
+  first_seen_at timestamptz not null default now()
+);
+comment on table private.welcome_identities is
+  'Verified emails and phone numbers seen on Clerk accounts, as keyed hashes (private.identity_hash): one account per identity may get the welcome grant. Kept after the account is deleted.';
+comment on column private.welcome_identities.identity_hash is
+  'HMAC-SHA-256 (key private.identity_hash_key) of "email:<normalised address>" or "phone:<+digits>".';
+comment on column private.welcome_identities.user_id is
+  'Clerk id of the first account the identity was verified on (no foreign key: outlives the account).';
+create index welcome_identities_user_id_idx on private.welcome_identities (user_id);
+
+create table private.identity_hash_key (
+  id boolean primary key default true check (id),
+  key bytea not null default extensions.gen_random_bytes(32)
+);
+comment on table private.identity_hash_key is
+  'The one secret key of private.identity_hash, generated when the migration runs: the hashes cannot be matched against a list of addresses without it.';
+insert into private.identity_hash_key (id) values (true) on conflict (id) do nothing;
+
+create table private.welcome_grant_days (
+  day date primary key,
+  granted_micro_usd bigint not null check (granted_micro_usd >= 0)
+);
+comment on table private.welcome_grant_days is
+  'Welcome credits granted per UTC day (micro-USD), held under credits.welcome_grant_daily_budget_micro_usd.';
+
+alter table private.welcome_identities enable row level security;
+alter table private.identity_hash_key enable row level security;
+alter table private.welcome_grant_days enable row level security;
+-- No policies and no grants: only the security-definer functions below use them.
+
+insert into public.admin_config (key, value, description, value_type, min_value, max_value) values
+  ('credits.welcome_grant_daily_budget_micro_usd', '1000000000',
+   'Most welcome credits (micro-USD) granted in one UTC day, all users together; a new user past it gets their account but no grant. 1000000000 = 1,000 USD. 0 stops welcome grants.',
+   'integer', 0, 1000000000000)
+on conflict (key) do nothing;
+
 -- -----------------------------------------------------------------------------
 -- Functions (service role only)
 -- -----------------------------------------------------------------------------
+
+/**
+ * Keyed hash of a verified identity, `email:<address>` or `phone:<number>`
+ * (other kinds: null). Normalised first: an email is trimmed and lower-cased
+ * and a "+tag" of its local part dropped (user+x@example.com is
+ * user@example.com); a phone number keeps its digits and a leading "+".
+ * Returns HMAC-SHA-256 with private.identity_hash_key, or null when nothing is
+ * left to hash.
+ */
+create or replace function private.identity_hash(p_identity text)
+returns bytea
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_kind text := split_part(coalesce(p_identity, ''), ':', 1);
+  v_value text := lower(btrim(substr(coalesce(p_identity, ''), char_length(v_kind) + 2)));
+begin
+  if v_kind = 'email' then
+    if position('@' in v_value) <= 1 then
+      return null;
+    end if;
+    v_value := regexp_replace(split_part(v_value, '@', 1), '\+.*$', '') || '@' || substr(v_value, position('@' in v_value) + 1);
+  elsif v_kind = 'phone' then
+    v_value := case when left(v_value, 1) = '+' then '+' else '' end || regexp_replace(v_value, '[^0-9]', '', 'g');
+    if v_value !~ '[0-9]{4,}' then
+      return null;
+    end if;
+  else
+    return null;
+  end if;
+  return extensions.hmac(convert_to(v_kind || ':' || v_value, 'UTF8'),
+                         (select k.key from private.identity_hash_key k where k.id), 'sha256');
+end;
+$$;
+
+/**
+ * Gives `p_user_id` the welcome grant (credits.welcome_grant_micro_usd, one
+ * ledger entry source welcome_grant / user id) if they have not had it, none
+ * of their verified identities (`email:<address>`, `phone:<number>`) was seen
+ * on another account, and the day's budget
+ * (credits.welcome_grant_daily_budget_micro_usd, UTC day) still covers it.
+ * Every identity is recorded for this account if no other account had it.
+ * Concurrency: the identities are inserted in hash order on their primary
+ * key, so parallel deliveries for two accounts with one address serialise on
+ * it and only the first account gets the grant; the day's total is one
+ * atomic upsert.
+ * Returns granted, already_granted, disabled, no_verified_identity,
+ * identity_used or budget_exhausted.
+ */
+create or replace function private.grant_welcome_credits(p_user_id text, p_identities text[])
+returns text
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_amount bigint := private.config_bigint('credits.welcome_grant_micro_usd', 0);
+  v_budget bigint := private.config_bigint('credits.welcome_grant_daily_budget_micro_usd', 0);
+  v_hashes bytea[];
+  v_day date := (now() at time zone 'utc')::date;
+begin
+  if v_amount <= 0 then
+    return 'disabled';
+  end if;
+  if exists (select 1 from public.credit_ledger l where l.source = 'welcome_grant' and l.source_id = p_user_id) then
+    return 'already_granted';
+  end if;
+  select array_agg(distinct h order by h) into v_hashes
+  from unnest(coalesce(p_identities, '{}'::text[])) i, private.identity_hash(i) h
+  where h is not null;
+  if v_hashes is null then
+    return 'no_verified_identity';
+  end if;
+
+  insert into private.welcome_identities (identity_hash, user_id)
+  select h, p_user_id from unnest(v_hashes) h order by h
+  on conflict (identity_hash) do nothing;
+  if exists (select 1 from private.welcome_identities w
+             where w.identity_hash = any (v_hashes) and w.user_id <> p_user_id) then
+    return 'identity_used';
+  end if;
+
+  if v_amount > v_budget then
+    return 'budget_exhausted';
+  end if;
+  insert into private.welcome_grant_days as d (day, granted_micro_usd) values (v_day, v_amount)
+  on conflict (day) do update set granted_micro_usd = d.granted_micro_usd + excluded.granted_micro_usd
+    where d.granted_micro_usd + excluded.granted_micro_usd <= v_budget;
+  if not found then
+    return 'budget_exhausted';
+  end if;
+
+  perform private.record_ledger_entry(p_user_id, 'grant', v_amount, 'welcome_grant', p_user_id, 'Welcome credits');
+  return 'granted';
+end;
+$$;
+comment on function private.grant_welcome_credits(text, text[]) is
+  'Welcome grant once per verified identity, within the daily budget. Returns the outcome (granted, identity_used, budget_exhausted, …).';
 
 /**
  * Records a verified webhook event. Returns true the first time the event id
@@ -109,9 +259,13 @@ comment on function private.record_webhook_event(text, text, text, text, timesta
  *   4. upserts users + user_accounts ('created' or 'updated').
  * Values the tables would refuse are dropped rather than failing the delivery:
  * display name cut to 100 characters, a username outside
- * ^[A-Za-z0-9_.-]{3,32}$ and a non-https avatar become null, an email without
+ * ^[A-Za-z0-9_.-]{3,32}$ and an avatar not on Clerk's image host
+ * (https://img.clerk.com/…) become null, an email without
  * '@' becomes null. A username still held by another user goes to whichever
  * payload is newer (Clerk keeps usernames unique at any one time).
+ * Then the welcome grant, once per verified identity (private.grant_welcome_credits
+ * with `p_verified_identities`: `email:<address>` / `phone:<number>` of the
+ * payload's addresses whose verification status is "verified").
  * Errors: 22023 invalid user id or missing updated_at.
  * Returns the outcome, also stored in webhook_events.outcome.
  */
@@ -126,7 +280,8 @@ create or replace function private.clerk_upsert_user(
   p_auth_provider text,
   p_avatar_url text,
   p_is_admin boolean,
-  p_occurred_at timestamptz default null
+  p_occurred_at timestamptz default null,
+  p_verified_identities text[] default '{}'
 )
 returns text
 language plpgsql
@@ -181,7 +336,7 @@ begin
   if v_username is not null and v_username !~ '^[A-Za-z0-9_.-]{3,32}$' then
     v_username := null;
   end if;
-  if v_avatar is not null and v_avatar !~ '^https://' then
+  if v_avatar is not null and v_avatar !~ '^https://img\.clerk\.com/' then
     v_avatar := null;
   end if;
   if v_email is not null and position('@' in v_email) <= 1 then
@@ -221,13 +376,15 @@ begin
         is_admin = excluded.is_admin,
         clerk_updated_at = excluded.clerk_updated_at;
 
+  perform private.grant_welcome_credits(p_user_id, p_verified_identities);
+
   v_outcome := case when v_inserted then 'created' else 'updated' end;
   update public.webhook_events e set outcome = v_outcome
   where e.provider = 'clerk' and e.event_id = p_event_id;
   return v_outcome;
 end;
 $$;
-comment on function private.clerk_upsert_user(text, text, text, timestamptz, text, text, text, text, text, boolean, timestamptz) is
+comment on function private.clerk_upsert_user(text, text, text, timestamptz, text, text, text, text, text, boolean, timestamptz, text[]) is
   'clerk-webhook: applies a user.created/updated payload once and in order (newer clerk_updated_at wins). Returns the outcome.';
 
 /**
@@ -288,6 +445,7 @@ begin
 
   delete from public.users u where u.id = p_user_id;
   get diagnostics v_deleted = row_count;
+  delete from private.rate_limit_counters r where r.user_id = p_user_id;
   v_outcome := case when v_deleted > 0 then 'deleted' else 'not_found' end;
   update public.webhook_events e set outcome = v_outcome
   where e.provider = 'clerk' and e.event_id = p_event_id;
@@ -298,13 +456,15 @@ comment on function private.clerk_delete_user(text, text, timestamptz) is
   'clerk-webhook: applies user.deleted once (deletes the profile; cascades; groups pass to a successor). Returns the outcome.';
 
 revoke execute on function
+  private.identity_hash(text),
+  private.grant_welcome_credits(text, text[]),
   private.record_webhook_event(text, text, text, text, timestamptz, text),
-  private.clerk_upsert_user(text, text, text, timestamptz, text, text, text, text, text, boolean, timestamptz),
+  private.clerk_upsert_user(text, text, text, timestamptz, text, text, text, text, text, boolean, timestamptz, text[]),
   private.clerk_delete_user(text, text, timestamptz)
   from public, anon, authenticated;
 grant execute on function
   private.record_webhook_event(text, text, text, text, timestamptz, text),
-  private.clerk_upsert_user(text, text, text, timestamptz, text, text, text, text, text, boolean, timestamptz),
+  private.clerk_upsert_user(text, text, text, timestamptz, text, text, text, text, text, boolean, timestamptz, text[]),
   private.clerk_delete_user(text, text, timestamptz)
   to service_role;
 

@@ -15,6 +15,9 @@
  *    older user.updated than the one applied answers 200 `stale`; a created or
  *    updated payload after user.deleted answers 200 `after_delete`.
  *    user.deleted deletes the profile (cascades; messages keep sender_id null).
+ *    An applied created/updated payload also gives the welcome grant, once
+ *    per verified email or phone number (not per account) and within a daily
+ *    budget: private.grant_welcome_credits.
  *    Other event types are recorded and answered 200 `ignored`.
  * Any non-2xx makes Svix retry with backoff; a 503 (database down) is retried.
  */
@@ -105,7 +108,8 @@ export const handler = defineFunction({ name: 'clerk-webhook', methods: ['POST']
             p_auth_provider => ${p.auth_provider},
             p_avatar_url => ${p.avatar_url},
             p_is_admin => ${p.is_admin},
-            p_occurred_at => ${occurredAt}
+            p_occurred_at => ${occurredAt},
+            p_verified_identities => ${p.verified_identities}::text[]
           ) as outcome`;
         return row!.outcome;
       });

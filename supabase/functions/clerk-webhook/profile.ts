@@ -8,8 +8,13 @@
  * - auth_provider: external_accounts[0].provider without `oauth_`, else 'email';
  * - avatar_url: image_url (Clerk-hosted, https);
  * - is_admin: public_metadata.is_admin === true or public_metadata.role === 'admin';
- * - clerk_updated_at: updated_at (epoch ms) as an ISO timestamp.
- * Source: https://clerk.com/docs/reference/backend-api/tag/users (User object).
+ * - clerk_updated_at: updated_at (epoch ms) as an ISO timestamp;
+ * - verified_identities: `email:<address>` and `phone:<number>` of every email
+ *   address and phone number whose `verification.status` is `verified` (the
+ *   welcome grant is given once per verified identity; the database
+ *   normalises and hashes them, private.grant_welcome_credits).
+ * Source: https://clerk.com/docs/reference/backend-api/tag/users (User object)
+ * and https://clerk.com/docs/reference/backend/types/backend-user.
  */
 import type { ClerkUser } from '@chat-with-me/shared';
 
@@ -22,6 +27,7 @@ export interface ClerkProfile {
   avatar_url: string | null;
   is_admin: boolean;
   clerk_updated_at: string;
+  verified_identities: string[];
 }
 
 export function profileFromClerkUser(user: ClerkUser): ClerkProfile {
@@ -38,5 +44,9 @@ export function profileFromClerkUser(user: ClerkUser): ClerkProfile {
     avatar_url: user.image_url ?? null,
     is_admin: metadata.is_admin === true || metadata.role === 'admin',
     clerk_updated_at: new Date(user.updated_at).toISOString(),
+    verified_identities: [
+      ...user.email_addresses.filter((e) => e.verification?.status === 'verified').map((e) => `email:${e.email_address}`),
+      ...user.phone_numbers.filter((p) => p.verification?.status === 'verified').map((p) => `phone:${p.phone_number}`),
+    ],
   };
 }

@@ -21,9 +21,10 @@
  *
  * The body accepts `purpose` only: any other field is a 400, never signed.
  * Runs as the user: ensure_profile() first (an upload notification for a user
- * without a profile would be refused), then the purpose's size limit.
- * Errors: 400 invalid body; 401 no or invalid token; 503 Cloudinary or the
- * database not configured/reachable.
+ * without a profile would be refused), the per-user limit (admin_config
+ * rate_limit.media_sign.*), then the purpose's size limit.
+ * Errors: 400 invalid body; 401 no or invalid token; 429 too many signatures
+ * (Retry-After); 503 Cloudinary or the database not configured/reachable.
  */
 import { MEDIA_PURPOSES, MediaSignRequest, MediaSignResponse, mediaFolder } from '@chat-with-me/shared';
 import { z } from 'zod';
@@ -32,6 +33,7 @@ import { cloudinaryEnv, signUploadParams, uploadUrl } from '../_shared/cloudinar
 import { database } from '../_shared/db.ts';
 import { platformEnv } from '../_shared/env.ts';
 import { defineFunction, json, readJson } from '../_shared/http.ts';
+import { rateLimit } from '../_shared/rate-limit.ts';
 
 /** Cloudinary refuses a signed request whose timestamp is more than an hour old. */
 const SIGNATURE_TTL_SECONDS = 3600;
@@ -60,6 +62,7 @@ export const handler = defineFunction({ name: 'media-sign', methods: ['POST'], e
 
   const maxBytes = await database(env.SUPABASE_DB_URL).asUser(user.claims, async (tx) => {
     await tx`select 1 from public.ensure_profile()`;
+    await rateLimit(tx, 'media_sign');
     const [row] = await tx<{ max_bytes: string }[]>`select private.media_max_bytes(${purpose}) as max_bytes`;
     return Number(row!.max_bytes);
   });

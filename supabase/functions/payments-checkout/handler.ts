@@ -6,7 +6,8 @@
  *
  * 1. Verify the caller; parse the body with the shared schema.
  * 2. As the user (RLS): ensure_profile() (the wallet credited later needs the
- *    profile), then the pack, which must be active (404 otherwise).
+ *    profile), the per-user limit (admin_config rate_limit.checkout.*: 429
+ *    with Retry-After), then the pack, which must be active (404 otherwise).
  * 3. success_url and cancel_url must be on an origin of admin_config
  *    `payments.allowed_redirect_urls`, read fresh (400 otherwise; 503 if it is
  *    unset or invalid): see redirects.ts.
@@ -33,6 +34,7 @@ import { database } from '../_shared/db.ts';
 import { platformEnv } from '../_shared/env.ts';
 import { HttpError } from '../_shared/errors.ts';
 import { defineFunction, json, readJson } from '../_shared/http.ts';
+import { rateLimit } from '../_shared/rate-limit.ts';
 import { type Stripe, refineStripeApiBase, stripeApiEnv, stripeClient, stripeError } from '../_shared/stripe.ts';
 import { isAllowedRedirect, parseAllowList } from './redirects.ts';
 
@@ -65,6 +67,7 @@ export const handler = defineFunction({ name: 'payments-checkout', methods: ['PO
 
   const pack = await db.asUser(user.claims, async (tx) => {
     await tx`select public.ensure_profile()`;
+    await rateLimit(tx, 'checkout');
     const [row] = await tx<PackRow[]>`
       select id, name, description, price_minor, currency, credits_micro_usd, stripe_price_id
       from public.credit_packs where id = ${body.pack_id} and active`;
