@@ -362,7 +362,117 @@ describe('provider faults: everything released, nothing charged or stored', () =
     await expectNothingCharged(user, chat, 1_000_000);
   });
 
-  it('a stream cut mid-way → SSE error after the deltas; nothing charged or stored', async () => {
+  it('a stream cut before any content → an error; nothing charged or stored', async () => {
+    const user = await aiUser(1_000_000);
+    const chat = await assistantChat(user);
+    stack.openai.behave({ reply: '', cutAfterChunks: 1 });
+    const res = await (await caller(stack.fns, user)).post({ chat_id: chat, prompt: 'hi', model: 'gpt-6-luna' });
+    // The cut may come before the SDK has the response headers (a 502 answer) or after (SSE start, then error).
+    if (res.headers.get('content-type')?.startsWith('text/event-stream')) {
+      const events = await sseEvents(res);
+      expect(events.map((e) => e.event)).toEqual(['start', 'error']);
+      expect(events[1]!.data).toMatchObject({ error: 'provider_error' });
+    } else {
+      await expectError(res, 502, 'provider_error');
+    }
+    expect((await expectNothingCharged(user, chat, 1_000_000)).error_code).toMatch(/^(truncated_stream|connection_failed)$/);
+  });
+});
+
+/**
+ * Once the provider has produced output, the caller pays for it whatever fails
+ * afterwards (README "AI assistant"): reported usage, or the estimate (prompt
+ * as counted before the call + tokens of the output received, gpt-tokenizer
+ * o200k_base, capped at the reservation). These failed on the code before: every
+ * one of them released the hold and charged nothing while the caller had the text.
+ */
+describe('once output exists, the caller pays for it', () => {
+  /** The row, its single ledger debit and the wallet agree; the hold is gone and was settled, never released. */
+  async function expectCharged(user: string, balance: number, expected: { status: string; error_code: string | null; usage_estimated: boolean }) {
+    const [row] = await interactionsOf(user);
+    expect(row).toMatchObject(expected);
+    const charged = Number(row!.charged_micro_usd);
+    expect(charged).toBeGreaterThan(0);
+    expect(charged).toBe(Number(row!.cost_micro_usd));
+    expect((await reservation(row!.reservation_id)).status).toBe('settled');
+    const ledger = await ledgerFor(row!.id);
+    expect(ledger.map((l) => Number(l.amount_micro_usd))).toEqual([-charged]);
+    expect(await wallet(user)).toEqual({ balance: balance - charged, held: 0 });
+    expect(await owner()`select * from private.ledger_mismatches()`).toEqual([]);
+    return row!;
+  }
+
+  /** The documented estimate: prompt counted before the call + tokens of `answer`, at the model's prices, capped at the reservation. */
+  async function estimateFor(row: Record<string, any>, answer: string) {
+    const m = await modelRow(row.model);
+    return Math.min(expectedCost(m, { prompt: row.estimated_prompt_tokens, completion: countTokens(answer) }), Number(row.reserved_micro_usd));
+  }
+
+  it('the database refuses to store the answer (at commit): the reported usage is still charged, the row says not_stored', async () => {
+    // A deferred constraint trigger refuses any message carrying the marker when the finishing transaction commits,
+    // so finishing fails as a whole (twice), and ai-chat falls back to charging without storing.
+    await owner().unsafe(`
+      create function private.test_refuse_marked_message() returns trigger language plpgsql set search_path = '' as $f$
+      begin raise exception 'refused by test trigger' using errcode = '23514'; end $f$;
+      create constraint trigger test_refuse_marked_message after insert on public.messages
+        deferrable initially deferred for each row when (new.content like '%REFUSE-TO-STORE%')
+        execute function private.test_refuse_marked_message();`);
+    try {
+      const user = await aiUser(1_000_000);
+      const chat = await assistantChat(user);
+      stack.openai.behave({ reply: 'A complete answer, but REFUSE-TO-STORE makes the database refuse it.', chunkDelayMs: 2 });
+      const events = await sseEvents(await (await caller(stack.fns, user)).post({ chat_id: chat, prompt: 'hi', model: 'gpt-6-luna' }));
+      expect(events.filter((e) => e.event === 'delta').length).toBeGreaterThan(0);
+      const done = AiChatResult.parse(events.at(-1)!.data);
+      expect(events.at(-1)!.event).toBe('done');
+      expect(done).toMatchObject({ stored: false, prompt_message_id: null, answer_message_id: null, usage_estimated: false });
+      const row = await expectCharged(user, 1_000_000, { status: 'incomplete', error_code: 'not_stored', usage_estimated: false });
+      // The reported usage (the stand-in's count of what it sent), not an estimate.
+      const m = await modelRow('gpt-6-luna');
+      expect(row.completion_tokens).toBe(countTokens('A complete answer, but REFUSE-TO-STORE makes the database refuse it.'));
+      expect(Number(row.charged_micro_usd)).toBe(expectedCost(m, { prompt: row.prompt_tokens, completion: row.completion_tokens }));
+      expect(done.charged_micro_usd).toBe(Number(row.charged_micro_usd));
+      expect(await messagesOf(chat)).toHaveLength(0); // nothing half-stored
+    } finally {
+      await owner().unsafe(`drop trigger test_refuse_marked_message on public.messages; drop function private.test_refuse_marked_message();`);
+    }
+  });
+
+  it('a finish that fails once is retried: stored and charged once', async () => {
+    await owner().unsafe(`
+      create sequence private.test_refuse_once_seq;
+      create function private.test_refuse_once() returns trigger language plpgsql security definer set search_path = '' as $f$
+      begin
+        if nextval('private.test_refuse_once_seq') = 1 then raise exception 'refused once by test trigger' using errcode = '40001'; end if;
+        return null;
+      end $f$;
+      create constraint trigger test_refuse_once after insert on public.messages
+        deferrable initially deferred for each row when (new.content like '%REFUSE-ONCE%')
+        execute function private.test_refuse_once();`);
+    try {
+      const user = await aiUser(1_000_000);
+      const chat = await assistantChat(user);
+      stack.openai.behave({ reply: 'REFUSE-ONCE: the first commit fails, the retry stores it.' });
+      const events = await sseEvents(await (await caller(stack.fns, user)).post({ chat_id: chat, prompt: 'hi', model: 'gpt-6-luna' }));
+      expect(events.at(-1)).toMatchObject({ event: 'done', data: { stored: true } });
+      await expectCharged(user, 1_000_000, { status: 'succeeded', error_code: null, usage_estimated: false });
+      expect((await messagesOf(chat)).map((x) => x.kind)).toEqual(['text', 'ai']);
+    } finally {
+      await owner().unsafe(`drop trigger test_refuse_once on public.messages; drop function private.test_refuse_once(); drop sequence private.test_refuse_once_seq;`);
+    }
+  });
+
+  it('an answer with NUL characters (which PostgreSQL cannot store) is stored without them and charged', async () => {
+    const user = await aiUser(1_000_000);
+    const chat = await assistantChat(user);
+    stack.openai.behave({ reply: 'before\u0000after, and\u0000again' });
+    const events = await sseEvents(await (await caller(stack.fns, user)).post({ chat_id: chat, prompt: 'hi', model: 'gpt-6-luna' }));
+    expect(events.at(-1)).toMatchObject({ event: 'done', data: { stored: true, content: 'beforeafter, andagain' } });
+    await expectCharged(user, 1_000_000, { status: 'succeeded', error_code: null, usage_estimated: false });
+    expect((await messagesOf(chat))[1]!.content).toBe('beforeafter, andagain');
+  });
+
+  it('a stream cut mid-way → SSE error after the deltas; the part received is stored and the estimate charged', async () => {
     const user = await aiUser(1_000_000);
     const chat = await assistantChat(user);
     stack.openai.behave({ reply: 'This answer will be cut somewhere in the middle, sorry.', cutAfterChunks: 2, chunkDelayMs: 20 });
@@ -375,37 +485,53 @@ describe('provider faults: everything released, nothing charged or stored', () =
     expect(names.at(-1)).toBe('error');
     expect(names.slice(1, -1).length).toBeGreaterThanOrEqual(1);
     expect(names.slice(1, -1).every((n) => n === 'delta')).toBe(true);
-    expect(events.at(-1)!.data).toMatchObject({ error: 'provider_error', details: { reason: 'truncated_stream' } });
-    const row = await expectNothingCharged(user, chat, 1_000_000);
-    expect(row.error_code).toBe('truncated_stream');
+    const row = await expectCharged(user, 1_000_000, { status: 'incomplete', error_code: 'truncated_stream', usage_estimated: true });
+    const msgs = await messagesOf(chat);
+    expect(msgs.map((x) => x.kind)).toEqual(['text', 'ai']);
+    expect('This answer will be cut somewhere in the middle, sorry.'.startsWith(msgs[1]!.content)).toBe(true);
+    expect(msgs[1]!.metadata).toMatchObject({ error_code: 'truncated_stream' });
+    expect(row.completion_tokens).toBe(countTokens(msgs[1]!.content));
+    expect(Number(row.charged_micro_usd)).toBe(await estimateFor(row, msgs[1]!.content));
+    expect(events.at(-1)!.data).toMatchObject({
+      error: 'provider_error',
+      details: { reason: 'truncated_stream', interaction_id: row.id, stored: true, usage_estimated: true, charged_micro_usd: Number(row.charged_micro_usd) },
+    });
   });
 
-  it('a malformed chunk → SSE error (malformed_stream)', async () => {
+  it('a malformed chunk after the first content → SSE error (malformed_stream); the estimate is charged', async () => {
     const user = await aiUser(1_000_000);
     const chat = await assistantChat(user);
     stack.openai.behave({ malformed: true, chunkDelayMs: 20 });
     const events = await sseEvents(await (await caller(stack.fns, user)).post({ chat_id: chat, prompt: 'hi', model: 'gpt-6-luna' }));
-    expect(events.at(-1)).toMatchObject({ event: 'error', data: { error: 'provider_error', details: { reason: 'malformed_stream' } } });
-    expect((await expectNothingCharged(user, chat, 1_000_000)).error_code).toBe('malformed_stream');
+    expect(events.at(-1)).toMatchObject({ event: 'error', data: { error: 'provider_error', details: { reason: 'malformed_stream', usage_estimated: true } } });
+    const row = await expectCharged(user, 1_000_000, { status: 'incomplete', error_code: 'malformed_stream', usage_estimated: true });
+    const received = events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('');
+    expect(Number(row.charged_micro_usd)).toBe(await estimateFor(row, received));
   });
 
-  it('a stream that ends without its usage chunk → SSE error; a JSON answer without usage → 502', async () => {
+  it('a stream without its usage chunk → done with the estimate; a JSON answer without usage → 200 with the estimate', async () => {
     const user = await aiUser(1_000_000);
     const chat = await assistantChat(user);
     stack.openai.behave({ omitUsage: true });
     const events = await sseEvents(await (await caller(stack.fns, user)).post({ chat_id: chat, prompt: 'hi', model: 'gpt-6-luna' }));
-    expect(events.at(-1)).toMatchObject({ event: 'error', data: { error: 'provider_error' } });
-    expect(events.filter((e) => e.event === 'done')).toHaveLength(0);
-    await expectNothingCharged(user, chat, 1_000_000);
+    const done = AiChatResult.parse(events.at(-1)!.data);
+    expect(done).toMatchObject({ stored: true, usage_estimated: true });
+    const row = await expectCharged(user, 1_000_000, { status: 'incomplete', error_code: 'usage_missing', usage_estimated: true });
+    expect(Number(row.charged_micro_usd)).toBe(await estimateFor(row, done.content));
+    expect(done.usage).toEqual({ prompt_tokens: row.estimated_prompt_tokens, cached_prompt_tokens: 0, completion_tokens: countTokens(done.content) });
 
     const other = await aiUser(1_000_000);
     const chat2 = await assistantChat(other);
-    await expectError(await (await caller(stack.fns, other)).post({ chat_id: chat2, prompt: 'hi', model: 'gpt-6-luna', stream: false }), 502, 'provider_error');
-    await expectNothingCharged(other, chat2, 1_000_000);
+    const res = await (await caller(stack.fns, other)).post({ chat_id: chat2, prompt: 'hi', model: 'gpt-6-luna', stream: false });
+    expect(res.status).toBe(200);
+    const json = AiChatResult.parse(await res.json());
+    expect(json.usage_estimated).toBe(true);
+    const row2 = await expectCharged(other, 1_000_000, { status: 'incomplete', error_code: 'usage_missing', usage_estimated: true });
+    expect(Number(row2.charged_micro_usd)).toBe(await estimateFor(row2, json.content));
   });
 });
 
-describe('client disconnect mid-stream (decision: the answer is finished, stored and charged)', () => {
+describe('client disconnect mid-stream (decision: the answer is finished, stored and charged for what was produced)', () => {
   it('keeps reading the provider, stores the whole answer and charges the reported usage', async () => {
     const user = await aiUser(1_000_000);
     const chat = await assistantChat(user);

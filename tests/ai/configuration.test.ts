@@ -14,7 +14,8 @@ import { startFunctions } from '../../stack/runtime/functions.mjs';
 import { clerkEnv, createClerkTestInstance, sessionToken } from '../helpers/clerk.js';
 import { closeDb } from '../helpers/db.js';
 import { expectError } from '../helpers/functions.js';
-import { type AiStack, aiUser, assistantChat, caller, functionsFolder, interactionsOf, messagesOf, sseEvents, startAiStack, wallet } from './helpers.js';
+import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { type AiStack, aiUser, assistantChat, caller, expectedCost, functionsFolder, interactionsOf, messagesOf, modelRow, sseEvents, startAiStack, wallet } from './helpers.js';
 
 afterAll(closeDb);
 
@@ -39,17 +40,22 @@ describe('a short deadline and no DeepSeek key', () => {
     expect(await messagesOf(chat)).toHaveLength(0);
   });
 
-  it('a stream that stalls past the deadline → SSE error (timeout), released', async () => {
+  it('a stream that stalls past the deadline after its first words → SSE error (timeout); what was received is stored and charged (estimate)', async () => {
     const user = await aiUser(1_000_000);
     const chat = await assistantChat(user);
     stack.openai.behave({ reply: 'one two three four five six seven eight nine ten', chunkDelayMs: 600, tokensPerChunk: 1 });
     const events = await sseEvents(await (await caller(stack.fns, user)).post({ chat_id: chat, prompt: 'hi', model: 'gpt-6-luna' }));
     expect(events[0]!.event).toBe('start');
-    expect(events.at(-1)).toMatchObject({ event: 'error', data: { error: 'provider_error', details: { reason: 'timeout' } } });
+    expect(events.filter((e) => e.event === 'delta').length).toBeGreaterThan(0);
+    expect(events.at(-1)).toMatchObject({ event: 'error', data: { error: 'provider_error', details: { reason: 'timeout', usage_estimated: true } } });
     const [row] = await interactionsOf(user);
-    expect(row).toMatchObject({ status: 'failed', error_code: 'timeout' });
-    expect(await wallet(user)).toEqual({ balance: 1_000_000, held: 0 });
-    expect(await messagesOf(chat)).toHaveLength(0);
+    expect(row).toMatchObject({ status: 'incomplete', error_code: 'timeout', usage_estimated: true });
+    const msgs = await messagesOf(chat);
+    expect(msgs.map((m) => m.kind)).toEqual(['text', 'ai']);
+    const m = await modelRow('gpt-6-luna');
+    const estimate = Math.min(expectedCost(m, { prompt: row!.estimated_prompt_tokens, completion: countTokens(msgs[1]!.content) }), Number(row!.reserved_micro_usd));
+    expect(Number(row!.charged_micro_usd)).toBe(estimate);
+    expect(await wallet(user)).toEqual({ balance: 1_000_000 - estimate, held: 0 });
   });
 
   it('a model of an unconfigured provider → 503 naming the missing key, nothing reserved', async () => {

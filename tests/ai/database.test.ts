@@ -98,6 +98,7 @@ describe('ai_interactions', () => {
       (tx: any) => tx`select private.start_ai_interaction(${a}, ${chat}, 'gpt-6-luna', 1, 0, true, null)`,
       (tx: any) => tx`select private.finish_ai_interaction(${randomUUID()}, 'p', 'a', 1, 0, 1, null, null, null, false, null)`,
       (tx: any) => tx`select private.fail_ai_interaction(${randomUUID()}, 'x', 'y', null, null)`,
+      (tx: any) => tx`select private.settle_ai_interaction(${randomUUID()}, 1, 0, 1, true)`,
       (tx: any) => tx`select private.expire_ai_interactions(null)`,
       (tx: any) => tx`select private.ai_cost_micro_usd(1, 0, 1, 1, 1, 1)`,
     ]) {
@@ -192,9 +193,31 @@ describe('the life of a call (service role)', () => {
     const row = await start(bob, g!.id);
     await asUser(bob, (tx) => tx`select public.leave_chat(${g!.id})`);
     const done = await finish(row.id, 'q', 'a', 100, 0, 100);
-    expect(done).toMatchObject({ status: 'succeeded', error_code: 'not_stored', prompt_message_id: null, answer_message_id: null });
+    expect(done).toMatchObject({ status: 'incomplete', error_code: 'not_stored', prompt_message_id: null, answer_message_id: null });
     expect(Number(done.charged_micro_usd)).toBeGreaterThan(0);
     expect(await owner()`select 1 from public.messages where chat_id = ${g!.id} and kind = 'ai'`).toEqual([]);
+  });
+
+  it('an estimated usage (the provider never reported one) is charged, but never more than the reservation', async () => {
+    const user = await aiUser(1_000_000);
+    const chat = await assistantChat(user);
+    const row = await start(user, chat);
+    const reserved = Number(row.reserved_micro_usd);
+    // Far more tokens than the reservation covers: an estimate cannot charge beyond it.
+    const [done] = await asService((tx) => tx`
+      select * from private.settle_ai_interaction(${row.id}, 100000, 0, 100000, true, null, 10, 5, false, null,
+                                                  'truncated_stream', 'cut after the answer began')`);
+    expect(done).toMatchObject({ status: 'incomplete', error_code: 'truncated_stream', usage_estimated: true, prompt_message_id: null });
+    expect(Number(done!.cost_micro_usd)).toBe(reserved);
+    expect(Number(done!.charged_micro_usd)).toBe(reserved);
+    expect(await wallet(user)).toEqual({ balance: 1_000_000 - reserved, held: 0 });
+    // Settling again, finishing or failing afterwards changes nothing: charged once, never released.
+    await asService((tx) => tx`select private.settle_ai_interaction(${row.id}, 1, 0, 1, false)`);
+    expect((await fail(row.id)).status).toBe('incomplete');
+    expect((await finish(row.id)).status).toBe('incomplete');
+    expect(await wallet(user)).toEqual({ balance: 1_000_000 - reserved, held: 0 });
+    expect(await owner()`select count(*)::int as n from public.credit_ledger where source = 'ai_interaction' and source_id = ${row.id}::text`).toEqual([{ n: 1 }]);
+    expect(await owner()`select * from private.ledger_mismatches()`).toEqual([]);
   });
 
   it('refuses non-members, unknown or disabled models and bad token counts', async () => {
