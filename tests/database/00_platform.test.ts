@@ -285,9 +285,9 @@ describe('realtime.send (PLATFORM.md §3)', () => {
       });
     }
 
-    it('an insert the caller may make is written (control)', async () => {
-      await sendAsUser(`chat:${chatId}`);
-      expect((await broadcastsOn(`chat:${chatId}`)).map((r) => r.event)).toContain('typing');
+    it('an insert the caller may make is written (control: a member on their chat’s presence topic)', async () => {
+      await sendAsUser(`chat:${chatId}:presence`);
+      expect((await broadcastsOn(`chat:${chatId}:presence`)).map((r) => r.event)).toContain('typing');
     });
 
     it('an insert refused by RLS is a warning, not an error, and writes nothing', async () => {

@@ -22,8 +22,10 @@ describe('smoke: two friends chat', () => {
     expect(err.code).toBe('42501');
     expect(await realtimeJoin(bob, `chat:${chat!.id}`)).toMatchObject({ joined: true });
     expect(await realtimeJoin(eve, `chat:${chat!.id}`)).toMatchObject({ joined: false });
-    expect(await realtimeSend(bob, `chat:${chat!.id}`)).toBe(true);
-    expect(await realtimeSend(eve, `chat:${chat!.id}`)).toBe(false);
+    // Members publish typing/presence on chat:<id>:presence; only the database publishes on chat:<id>.
+    expect(await realtimeSend(bob, `chat:${chat!.id}:presence`)).toBe(true);
+    expect(await realtimeSend(bob, `chat:${chat!.id}`)).toBe(false);
+    expect(await realtimeSend(eve, `chat:${chat!.id}:presence`)).toBe(false);
     const b = await broadcastsOn(`chat:${chat!.id}`);
     expect(b.map((r) => r.event)).toContain('INSERT');
     const n = await broadcastsOn(`user:${bob}`);
