@@ -442,20 +442,34 @@ grant execute on function
   to service_role;
 
 -- -----------------------------------------------------------------------------
--- Every new user gets a wallet. The welcome grant is not per account: the
--- clerk-webhook gives it once per verified identity
+-- Every new user gets a wallet. The welcome grant of a Clerk user is not per
+-- account: clerk-webhook gives it once per verified identity
 -- (private.grant_welcome_credits, 20261122090000_clerk_sync.sql).
 -- -----------------------------------------------------------------------------
 
-/** AFTER INSERT on users: create the (empty) wallet. */
+/**
+ * AFTER INSERT on users: create the wallet. A profile that does not come from
+ * Clerk (no Clerk event recorded for it, and not created by the user
+ * themself through ensure_profile()) is an operator's, created as the service
+ * role or in Studio: it gets the welcome grant here (source welcome_grant /
+ * user id). Clients cannot insert users, so this is no way around the
+ * once-per-identity rule.
+ */
 create or replace function private.open_wallet()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  v_grant bigint := private.config_bigint('credits.welcome_grant_micro_usd', 0);
 begin
   insert into public.credit_wallets (user_id) values (new.id) on conflict (user_id) do nothing;
+  if v_grant > 0
+     and private.current_user_id() is distinct from new.id
+     and not exists (select 1 from public.webhook_events e where e.provider = 'clerk' and e.subject_id = new.id) then
+    perform private.record_ledger_entry(new.id, 'grant', v_grant, 'welcome_grant', new.id, 'Welcome credits');
+  end if;
   return null;
 end;
 $$;

@@ -49,23 +49,28 @@ describe('users', () => {
       expect(rows.map((r) => r.id).sort()).toEqual([alice, bob].sort());
     });
 
-    it('edits display_name, username, avatar_url, about and last_seen_at; updated_at moves', async () => {
+    it('edits display_name, avatar_url (Clerk image host), about and last_seen_at; updated_at moves', async () => {
       const before = await profileOf(alice);
       const [row] = await asUser(alice, (tx) => tx`
         update public.users
-        set display_name = ${`${mk} Alice A.`}, about = 'hello', username = ${handle('alice2')},
-            avatar_url = 'https://res.cloudinary.com/demo/a.png', last_seen_at = now()
+        set display_name = ${`${mk} Alice A.`}, about = 'hello',
+            avatar_url = 'https://img.clerk.com/alice.png', last_seen_at = now()
         where id = ${alice}
-        returning display_name, about, username, avatar_url, last_seen_at, updated_at`);
+        returning display_name, about, avatar_url, last_seen_at, updated_at`);
       expect(row).toMatchObject({
         display_name: `${mk} Alice A.`,
         about: 'hello',
-        username: handle('alice2'),
-        avatar_url: 'https://res.cloudinary.com/demo/a.png',
+        avatar_url: 'https://img.clerk.com/alice.png',
       });
       expect(row!.last_seen_at).toBeInstanceOf(Date);
       expect(row!.updated_at.getTime()).toBeGreaterThan(before!.updated_at.getTime());
-      await asUser(alice, (tx) => tx`update public.users set display_name = ${`${mk} Alice`}, username = ${handle('alice')} where id = ${alice}`);
+      await asUser(alice, (tx) => tx`update public.users set display_name = ${`${mk} Alice`} where id = ${alice}`);
+    });
+
+    it('cannot change their username: it is Clerk\'s (column privileges: 42501)', async () => {
+      const err = await pgError(asUser(alice, (tx) => tx`update public.users set username = ${handle('alice2')} where id = ${alice}`));
+      expect(err.code).toBe('42501');
+      expect((await profileOf(alice))!.username).toBe(handle('alice'));
     });
 
     it('cannot change id or created_at (column privileges: 42501)', async () => {
@@ -80,14 +85,10 @@ describe('users', () => {
       }
     });
 
-    it('cannot take a username already used, whatever its case (23505)', async () => {
-      const err = await pgError(asUser(alice, (tx) => tx`update public.users set username = ${handle('BOB').toUpperCase()} where id = ${alice}`));
-      expect(err.code).toBe('23505');
-    });
-
-    it('cannot set a malformed username or a non-https avatar (23514)', async () => {
-      expect((await pgError(asUser(alice, (tx) => tx`update public.users set username = 'a b' where id = ${alice}`))).code).toBe('23514');
-      expect((await pgError(asUser(alice, (tx) => tx`update public.users set avatar_url = 'http://x/y.png' where id = ${alice}`))).code).toBe('23514');
+    it('cannot set an avatar outside Clerk\'s image host or their own upload (22023)', async () => {
+      for (const url of ['http://x/y.png', 'https://evil.example/y.png', 'https://res.cloudinary.com/demo/a.png']) {
+        expect((await pgError(asUser(alice, (tx) => tx`update public.users set avatar_url = ${url} where id = ${alice}`))).code).toBe('22023');
+      }
     });
 
     it('cannot insert or delete profiles (42501)', async () => {
@@ -232,7 +233,8 @@ describe('ensure_profile()', () => {
         given_name: 'Gina',
         picture: 'https://lh3.googleusercontent.com/g.png',
       });
-      expect(p).toMatchObject({ display_name: 'Gina', avatar_url: 'https://lh3.googleusercontent.com/g.png', username: null });
+      // `picture` not on Clerk's image host is dropped (avatars come from img.clerk.com or the user's own upload).
+      expect(p).toMatchObject({ display_name: 'Gina', avatar_url: null, username: null });
     });
 
     it('drops bad claims instead of failing: malformed or taken username, non-https avatar, email without @, is_admin', async () => {

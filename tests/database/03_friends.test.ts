@@ -95,7 +95,7 @@ describe('as the addressee', () => {
     expect((await pgError(accept(b, req.id))).code).toBe('P0002');
   });
 
-  it('declines it: the row is kept as history for both, the requester notified, and may ask again', async () => {
+  it('declines it: the row is kept as history for both, the requester notified, and may ask again after the cool-down', async () => {
     const [a, b] = [await createUser(), await createUser()];
     const req = await send(a, b);
     const row = await decline(b, req.id);
@@ -103,6 +103,9 @@ describe('as the addressee', () => {
     expect(await visible(a, req.id)).toEqual([{ id: req.id, status: 'declined' }]);
     expect(await visible(b, req.id)).toEqual([{ id: req.id, status: 'declined' }]);
     expect((await notificationsOf(a)).map((n) => n.kind)).toEqual(['friend_request_declined']);
+    // Not at once (friends.decline_cooldown_seconds, 429); once the cool-down has passed, yes.
+    expect((await pgError(send(a, b))).code).toBe('PT429');
+    await owner()`update public.friends set responded_at = now() - interval '2 days' where id = ${req.id}`;
     const again = await send(a, b);
     expect(again.id).not.toBe(req.id);
     expect((await rowsBetween(a, b)).map((r) => r.status)).toEqual(['declined', 'pending']);
