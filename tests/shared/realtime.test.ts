@@ -2,11 +2,20 @@
  * The Realtime payload schemas of @chat-with-me/shared against what the
  * database really broadcasts (realtime.messages rows written by our triggers
  * and RPCs): every event on chat:<id> and user:<id> parses with the schema of
- * its event name.
+ * its event name; the topic builders name the channels the Realtime policies
+ * authorise (database topics receive-only, chat:<id>:presence for members).
  */
-import { ChatChannelEvents, chatTopic, UserChannelEvents, userTopic } from '@chat-with-me/shared';
+import {
+  ChatChannelEvents,
+  ChatPresenceEvents,
+  ChatPresenceState,
+  chatPresenceTopic,
+  chatTopic,
+  UserChannelEvents,
+  userTopic,
+} from '@chat-with-me/shared';
 import { afterAll, describe, expect, it } from 'vitest';
-import { asUser, broadcastsOn, closeDb, createUser } from '../helpers/db.js';
+import { asUser, broadcastsOn, closeDb, createUser, realtimeJoin, realtimeSend } from '../helpers/db.js';
 
 afterAll(closeDb);
 
@@ -46,5 +55,28 @@ describe('Realtime payload schemas', () => {
     }
     const carolEvents = (await broadcastsOn(userTopic(carol))).map((e) => e.event);
     expect(carolEvents).toEqual(expect.arrayContaining(['chat_added', 'notification', 'chat_removed']));
+  });
+});
+
+describe('Realtime topic builders', () => {
+  it('name the channels the policies authorise: database topics receive-only, the presence topic for members', async () => {
+    const [alice, bob] = [await createUser(), await createUser()];
+    const chat = (await asUser(alice, (tx) => tx`select id from public.get_or_create_direct_chat(${bob})`))[0]!.id as string;
+    expect(chatTopic(chat)).toBe(`chat:${chat}`);
+    expect(userTopic(alice)).toBe(`user:${alice}`);
+    expect(chatPresenceTopic(chat)).toBe(`chat:${chat}:presence`);
+    for (const topic of [chatTopic(chat), userTopic(alice)]) {
+      expect(await realtimeJoin(alice, topic), topic).toEqual({ broadcast: true, presence: false, joined: true });
+      expect(await realtimeSend(alice, topic), topic).toBe(false);
+    }
+    expect(await realtimeJoin(alice, chatPresenceTopic(chat))).toEqual({ broadcast: true, presence: true, joined: true });
+    expect(await realtimeSend(alice, chatPresenceTopic(chat), 'broadcast')).toBe(true);
+    expect(await realtimeSend(alice, chatPresenceTopic(chat), 'presence')).toBe(true);
+  });
+
+  it('type what members publish on the presence topic', () => {
+    expect(ChatPresenceEvents.typing.parse({ user_id: 'user_abc123', typing: true })).toEqual({ user_id: 'user_abc123', typing: true });
+    expect(ChatPresenceEvents.typing.safeParse({ user_id: 'not-a-user', typing: 'yes' }).success).toBe(false);
+    expect(ChatPresenceState.safeParse({ user_id: 'user_abc123', online_at: '2026-11-22T08:00:00.000Z' }).success).toBe(true);
   });
 });
