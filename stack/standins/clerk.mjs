@@ -24,6 +24,13 @@ import { ROOT } from '../runtime/db.mjs';
 
 export const STANDIN_DIR = path.join(ROOT, '.local/clerk');
 
+/** The users of supabase/seed.sql, to sign in as with `npm run clerk:token -- <id>`. */
+export const SEED_USERS = [
+  { id: 'user_seedAlice0000000000000000', name: 'Alice Martin', admin: true },
+  { id: 'user_seedBob000000000000000000', name: 'Bob Chen', admin: false },
+  { id: 'user_seedCarol0000000000000000', name: 'Carol Diaz', admin: false },
+];
+
 /** Origins the stand-in accepts as `azp` (common local web and Expo dev servers). */
 export const LOCAL_AUTHORIZED_PARTIES = ['http://localhost:3000', 'http://127.0.0.1:3000', 'http://localhost:8081'];
 

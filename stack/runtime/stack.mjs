@@ -1,0 +1,161 @@
+/**
+ * The whole local stack, in the order a hosted project's parts depend on
+ * each other: PostgreSQL (migrations and seed applied by the Supabase CLI),
+ * the edge functions (real Deno), the Data API (real PostgREST) and the API
+ * gateway in front of both. Used by `npm start` (stack/start.mjs), the test
+ * suite (tests/setup/global.ts) and the demo's throw-away stack.
+ *
+ * What it prints (`env`) follows `supabase status -o env`: API_URL, DB_URL,
+ * FUNCTIONS_URL, REST_URL, the publishable and secret keys
+ * (PUBLISHABLE_KEY / SECRET_KEY) and the legacy ANON_KEY / SERVICE_ROLE_KEY,
+ * JWT_SECRET.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { exportJWK, importSPKI } from 'jose';
+import { parse as parseToml } from 'smol-toml';
+import { ROOT, dbUrl, freePort, startDatabase } from './db.mjs';
+import { withUser } from './data-api.mjs';
+import { portInUseError, startGateway } from './gateway.mjs';
+import { startFunctions } from './functions.mjs';
+import { startPostgrest } from './postgrest.mjs';
+import { loadKeys, reapLeftovers, statePaths } from './state.mjs';
+import net from 'node:net';
+
+/** supabase/config.toml, parsed. */
+export async function readConfig(file = path.join(ROOT, 'supabase/config.toml')) {
+  return /** @type {any} */ (parseToml(await readFile(file, 'utf8')));
+}
+
+/** Rejects with the port-in-use error when `port` is taken on 127.0.0.1. */
+async function assertPortFree(port, variable) {
+  const busy = await new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(true));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(false)));
+  });
+  if (busy) throw await portInUseError(port, variable);
+}
+
+/**
+ * The JWKS PostgREST verifies tokens with: the local HS256 secret and the
+ * Clerk instance's RS256 key (its PEM, or its published JWKS when only
+ * CLERK_SECRET_KEY is set: https://clerk.com/docs/backend-requests/manual-jwt).
+ */
+async function dataApiJwks(keys, clerkPublicPem, clerkDomain) {
+  const jwks = [{ kty: 'oct', k: Buffer.from(keys.jwtSecret).toString('base64url'), alg: 'HS256' }];
+  if (clerkPublicPem) {
+    jwks.push({ ...(await exportJWK(await importSPKI(clerkPublicPem, 'RS256', { extractable: true }))), alg: 'RS256', use: 'sig' });
+  } else if (clerkDomain) {
+    const url = process.env.CLERK_JWKS_URL ?? `https://${clerkDomain}/.well-known/jwks.json`;
+    const res = await fetch(url).catch((e) => {
+      throw new Error(`Could not fetch the Clerk JWKS from ${url} for the Data API: ${e.message}`);
+    });
+    if (!res.ok) throw new Error(`Could not fetch the Clerk JWKS from ${url}: HTTP ${res.status}`);
+    jwks.push(...(/** @type {{ keys: object[] }} */ (await res.json())).keys);
+  }
+  return { keys: jwks };
+}
+
+/**
+ * Starts the stack.
+ * @param {{
+ *   stateDir?: string,
+ *   dbPort?: number,
+ *   apiPort?: number,
+ *   persistent?: boolean,
+ *   functions?: Partial<Parameters<typeof startFunctions>[0]>,
+ *   onStep?: (label: string) => void,
+ *   onChild?: (name: string, pid: number) => void,
+ * }} [opts] ports default to free ones; `functions` adds options of startFunctions (env, envFile, stand-ins)
+ */
+export async function startStack({ stateDir, dbPort, apiPort, persistent = true, functions: fnOpts = {}, onStep = () => {}, onChild = () => {} } = {}) {
+  const paths = statePaths(stateDir);
+  const reaped = await reapLeftovers(paths.dir);
+  if (reaped.length) onStep(`stopped leftovers of a killed stack: ${reaped.join(', ')}`);
+  const keys = await loadKeys(paths.dir);
+  const config = await readConfig();
+  const db_ = dbPort ?? (await freePort());
+  const api = apiPort ?? (await freePort());
+  await assertPortFree(db_, 'DB_PORT');
+  await assertPortFree(api, 'API_PORT');
+
+  const cleanups = [];
+  const stop = async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch((e) => console.error(e));
+  };
+  try {
+    const logLines = [];
+    const db = await startDatabase({
+      dataDir: paths.db,
+      port: db_,
+      persistent,
+      onStep: (s) => onStep({ postgres: `PostgreSQL 17 on 127.0.0.1:${db_}`, bootstrap: 'platform bootstrap', migrations: 'migrations + seed (supabase db push)' }[s] ?? s),
+      onLog: (m) => logLines.push(m),
+    });
+    cleanups.push(() => db.stop());
+    const pgPid = /** @type {any} */ (db.pg).process?.pid;
+    if (pgPid) onChild('postgres', pgPid);
+
+    const apiUrl = `http://127.0.0.1:${api}`;
+    const functions = await startFunctions({
+      dbUrl: db.url,
+      port: await freePort(),
+      logDir: paths.logs,
+      keys,
+      publicUrl: apiUrl,
+      clerkStandinDir: paths.clerk,
+      onStep,
+      ...fnOpts,
+    });
+    cleanups.push(() => functions.stop());
+
+    const jwks = await dataApiJwks(keys, functions.clerkPublicPem, config.auth?.third_party?.clerk?.domain);
+    onStep('Data API (PostgREST 12.0.2)');
+    const postgrest = await startPostgrest({
+      dbUri: withUser(db.url, 'authenticator'),
+      port: await freePort(),
+      adminPort: await freePort(),
+      jwks,
+      schemas: config.api?.schemas ?? ['public'],
+      extraSearchPath: config.api?.extra_search_path ?? ['public', 'extensions'],
+      maxRows: config.api?.max_rows ?? 1000,
+      logFile: path.join(paths.logs, 'postgrest.log'),
+    });
+    cleanups.push(() => postgrest.stop());
+    onChild('postgrest', postgrest.pid);
+
+    const functionsOrigin = new URL(functions.url).origin;
+    const gateway = await startGateway({ port: api, postgrestUrl: postgrest.url, functionsUrl: functionsOrigin, keys });
+    cleanups.push(() => gateway.stop());
+    onStep(`API gateway on ${apiUrl}`);
+
+    const env = {
+      API_URL: apiUrl,
+      REST_URL: `${apiUrl}/rest/v1`,
+      FUNCTIONS_URL: `${apiUrl}/functions/v1`,
+      DB_URL: dbUrl(db_),
+      PUBLISHABLE_KEY: keys.publishableKey,
+      SECRET_KEY: keys.secretKey,
+      ANON_KEY: keys.anonKey,
+      SERVICE_ROLE_KEY: keys.serviceRoleKey,
+      JWT_SECRET: keys.jwtSecret,
+    };
+    return {
+      env,
+      keys,
+      paths,
+      db,
+      functions,
+      postgrest,
+      /** The Clerk stand-in's folder when it is in use (tokens for seed users are minted with its key). */
+      clerkStandin: functions.env.LOCAL_STANDINS?.split(',').includes('clerk') ? paths.clerk : null,
+      summary: functions.summary,
+      postgresLog: logLines,
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
