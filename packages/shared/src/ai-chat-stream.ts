@@ -13,8 +13,10 @@
  * }
  * ```
  * Errors are thrown as `FunctionsError`: before the stream (the function's
- * error answer: 402, 404, 429…), on an `error` event (`provider_error`: the
- * partial answer must be discarded), `invalid_response` for an event that does
+ * error answer: 402, 404, 429…), on an `error` event (the call stopped: when
+ * deltas came first, the part received was charged and kept, and the error's
+ * `details` give `charged_micro_usd`, `stored` and `answer_message_id`; with no
+ * delta nothing was charged), `invalid_response` for an event that does
  * not match its schema or a stream that ends without `done`, `network_error`
  * when the connection drops. Aborting `signal` stops reading; the server
  * still finishes, stores and charges the answer (see the ai-chat function).
