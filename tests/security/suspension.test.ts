@@ -102,7 +102,7 @@ describe('a suspended admin', () => {
   });
 
   it('changes no admin table: settings, models, packs (0 rows or 42501, nothing changed)', async () => {
-    const writes: [string, (tx: Tx) => Promise<unknown[]>][] = [
+    const writes: [string, (tx: Tx) => Promise<readonly unknown[]>][] = [
       ['admin_config update', (tx) => tx`update public.admin_config set value = '999' where key = 'ai.rate_limit_per_minute' returning key`],
       ['ai_models update', (tx) => tx`update public.ai_models set output_micro_usd_per_mtok = 0 returning id`],
       ['ai_models delete', (tx) => tx`delete from public.ai_models where id = ${model} returning id`],
