@@ -91,8 +91,9 @@ $$;
 /**
  * BEFORE INSERT: a reply must quote a message of the same chat; image and file
  * messages need media the sender owns; nobody messages a user in a block with
- * them in a direct chat. Errors: 22023 invalid reference; 42501 blocked or not
- * the media's owner.
+ * them in a direct chat; the caller's own sends are rate limited
+ * (private.rate_limit 'message_send'). Errors: 22023 invalid reference; 42501
+ * blocked or not the media's owner; PT429 (HTTP 429) too many messages.
  * A caller who may not post here at all (private.caller_is_outsider) gets the
  * insert policy's answer (42501, row-level security) instead of any of these,
  * so that the answer never tells an outsider what the chat holds (whether a
@@ -143,6 +144,13 @@ begin
       return new; -- refused by the insert policy
     end if;
     raise exception 'cannot send messages to this user' using errcode = '42501';
+  end if;
+
+  -- The caller's own sends, through send_message or a direct insert, count
+  -- against admin_config rate_limit.message_send.* (PT429 above it); ai and
+  -- system messages written by functions (no caller) do not.
+  if new.sender_id is not null and new.sender_id = private.current_user_id() then
+    perform private.rate_limit('message_send');
   end if;
   return new;
 end;
