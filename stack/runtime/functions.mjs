@@ -145,7 +145,8 @@ function readEnvFile(file) {
   return { values, skipped, found: true };
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** A timer that never keeps the process alive by itself (it only bounds waits). */
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
 
 async function tail(file, lines = 30) {
   const text = await readFile(file, 'utf8').catch(() => '');

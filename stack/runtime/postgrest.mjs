@@ -67,7 +67,8 @@ export async function verifyPostgrestBinary() {
   return bin.path;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** A timer that never keeps the process alive by itself (it only bounds waits). */
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
 
 /**
  * Starts PostgREST; resolves once /ready answers 200.
@@ -138,11 +139,14 @@ export async function startPostgrest({ dbUri, port, adminPort, jwks, schemas, ex
     pid: /** @type {number} */ (child.pid),
     exited,
     async stop() {
-      if (!alive) return;
-      child.kill('SIGTERM');
-      const done = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
-      if (!done) child.kill('SIGKILL');
-      child.stdin.destroy();
+      if (alive) {
+        child.stdin.destroy(); // the watchdog sees EOF and stops PostgREST
+        child.kill('SIGTERM');
+        const done = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
+        if (!done) child.kill('SIGKILL');
+      }
+      child.stdout.destroy();
+      child.stderr.destroy();
       log.end();
     },
   };

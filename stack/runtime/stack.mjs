@@ -10,7 +10,7 @@
  * (PUBLISHABLE_KEY / SECRET_KEY) and the legacy ANON_KEY / SERVICE_ROLE_KEY,
  * JWT_SECRET.
  */
-import { readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { exportJWK, importSPKI } from 'jose';
 import { parse as parseToml } from 'smol-toml';
@@ -71,6 +71,9 @@ async function dataApiJwks(keys, clerkPublicPem, clerkDomain) {
  */
 export async function startStack({ stateDir, dbPort, apiPort, persistent = true, functions: fnOpts = {}, onStep = () => {}, onChild = () => {} } = {}) {
   const paths = statePaths(stateDir);
+  // 0755: run as root, PostgreSQL runs as its own OS user and must reach db/ inside.
+  await mkdir(paths.dir, { recursive: true });
+  await chmod(paths.dir, 0o755);
   const reaped = await reapLeftovers(paths.dir);
   if (reaped.length) onStep(`stopped leftovers of a killed stack: ${reaped.join(', ')}`);
   const keys = await loadKeys(paths.dir);
