@@ -329,14 +329,16 @@ class ProviderCall {
     const latencyMs = this.elapsed();
     const answer = toStorableText(e.answer);
     const usage = e.usage ?? this.estimate(answer);
+    // Every provider-supplied string is made storable: one unstorable field would fail every attempt below.
+    const finishReason = e.finishReason === null ? null : toStorableText(e.finishReason);
     const outcome: Outcome = {
       usage,
       estimated: e.usage === null,
-      finishReason: e.finishReason,
+      finishReason,
       latencyMs,
       ttftMs: e.ttftMs,
       clientDisconnected: e.clientDisconnected,
-      providerResponseId: e.providerResponseId,
+      providerResponseId: e.providerResponseId === null ? null : toStorableText(e.providerResponseId),
       errorCode: e.fault?.code ?? null,
       error: e.fault?.error ?? null,
     };
@@ -393,7 +395,7 @@ class ProviderCall {
       provider: done.provider,
       model: done.model,
       content: answer,
-      finish_reason: e.finishReason,
+      finish_reason: finishReason,
       stored: done.answer_message_id !== null,
       prompt_message_id: done.prompt_message_id,
       answer_message_id: done.answer_message_id,
