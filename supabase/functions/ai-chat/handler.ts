@@ -49,12 +49,13 @@
  * end, stores the answer and charges exactly the usage the provider reports
  * (client_disconnected = true on the row). The answer is not lost (it is in
  * the chat when the user comes back), the charge is the real one (the
- * provider bills the whole generation anyway), and nothing is ever charged by
- * our own guess. On Supabase the work continues through EdgeRuntime.waitUntil.
+ * provider bills the whole generation anyway; the estimate only if it never
+ * reports usage, as above). On Supabase the work continues through EdgeRuntime.waitUntil.
  *
  * Deadline: the provider call (including the whole stream) is aborted after
  * AI_PROVIDER_TIMEOUT_MS (default 120 s, under the edge runtime's wall-clock
- * limit): a timeout is a failure (nothing charged). The credit hold lasts at
+ * limit): a timeout before the first content is a failure (nothing charged),
+ * after it the output received is charged (the estimate). The credit hold lasts at
  * least that long plus 60 s, whatever credits.reservation_ttl_seconds says.
  * Logs carry ids, model, token counts, cost and timings; never the prompt,
  * the answer or a key.
