@@ -2,20 +2,20 @@
 /**
  * `npm run reset`: deletes the local database (.local/db) so the next
  * `npm start` initialises it again and re-applies every migration and the seed.
- * Refuses while the stack is running.
+ * Keys (.local/keys.json) and the Clerk stand-in (.local/clerk) are kept, so
+ * configured clients keep working. Refuses while the stack is running.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import path from 'node:path';
-import { ROOT, isAlive } from './runtime/db.mjs';
+import { rmSync } from 'node:fs';
+import { isAlive } from './runtime/db.mjs';
+import { LOCAL_DIR, readState, reapLeftovers, statePaths } from './runtime/state.mjs';
 
-const state = path.join(ROOT, '.local/stack.json');
-if (existsSync(state)) {
-  const { pid } = JSON.parse(readFileSync(state, 'utf8'));
-  if (isAlive(pid)) {
-    console.error(`The local stack is running (pid ${pid}); stop it with Ctrl-C first.`);
-    process.exit(1);
-  }
+const state = readState();
+if (state?.pid && isAlive(state.pid)) {
+  console.error(`The local stack is running (pid ${state.pid}); stop it with Ctrl-C first.`);
+  process.exit(1);
 }
-rmSync(path.join(ROOT, '.local/db'), { recursive: true, force: true });
-rmSync(state, { force: true });
+await reapLeftovers();
+const paths = statePaths(LOCAL_DIR);
+rmSync(paths.db, { recursive: true, force: true });
+rmSync(paths.stack, { force: true });
 console.log('Local database deleted; the next `npm start` recreates it from the migrations and seed.');

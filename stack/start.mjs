@@ -65,6 +65,11 @@ async function main() {
     dbPort: DB_PORT,
     apiPort: API_PORT,
     onStep: step,
+    onFatal: (message) => {
+      console.error(`\n${message}\nStopping the stack; run \`npm start\` again.`);
+      process.exitCode = 1;
+      process.kill(process.pid, 'SIGTERM');
+    },
     onChild: (name, pid) => {
       children.push({ name, pid });
       void writeState({ pid: process.pid, children, env: {} });

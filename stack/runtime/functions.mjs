@@ -69,9 +69,9 @@ import { parse as parseToml } from 'smol-toml';
 import { LOCAL_AUTHORIZED_PARTIES, STANDIN_DIR, loadClerkStandin } from '../standins/clerk.mjs';
 import { ROOT } from './db.mjs';
 import { DENO, cacheFunctions, denoEnv } from './deno.mjs';
+import { CONFIG_FILE } from './config.mjs';
 
 const FUNCTIONS_DIR = path.join(ROOT, 'supabase/functions');
-const CONFIG_FILE = path.join(ROOT, 'supabase/config.toml');
 const LAUNCHER = path.join(ROOT, 'stack/runtime/deno-launcher.js');
 
 /**

@@ -10,22 +10,17 @@
  * (PUBLISHABLE_KEY / SECRET_KEY) and the legacy ANON_KEY / SERVICE_ROLE_KEY,
  * JWT_SECRET.
  */
-import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { exportJWK, importSPKI } from 'jose';
-import { parse as parseToml } from 'smol-toml';
-import { ROOT, dbUrl, freePort, startDatabase } from './db.mjs';
+import { dbUrl, freePort, startDatabase } from './db.mjs';
 import { withUser } from './data-api.mjs';
+import { clerkDomain, readConfig } from './config.mjs';
 import { portInUseError, startGateway } from './gateway.mjs';
 import { startFunctions } from './functions.mjs';
 import { startPostgrest } from './postgrest.mjs';
 import { loadKeys, reapLeftovers, statePaths } from './state.mjs';
 import net from 'node:net';
-
-/** supabase/config.toml, parsed. */
-export async function readConfig(file = path.join(ROOT, 'supabase/config.toml')) {
-  return /** @type {any} */ (parseToml(await readFile(file, 'utf8')));
-}
 
 /** Rejects with the port-in-use error when `port` is taken on 127.0.0.1. */
 async function assertPortFree(port, variable) {
@@ -67,9 +62,11 @@ async function dataApiJwks(keys, clerkPublicPem, clerkDomain) {
  *   functions?: Partial<Parameters<typeof startFunctions>[0]>,
  *   onStep?: (label: string) => void,
  *   onChild?: (name: string, pid: number) => void,
- * }} [opts] ports default to free ones; `functions` adds options of startFunctions (env, envFile, stand-ins)
+ *   onFatal?: (message: string) => void,
+ * }} [opts] ports default to free ones; `functions` adds options of startFunctions (env, envFile, stand-ins);
+ *   `onFatal` is told when a part the stack cannot run without (PostgreSQL, PostgREST) exits by itself
  */
-export async function startStack({ stateDir, dbPort, apiPort, persistent = true, functions: fnOpts = {}, onStep = () => {}, onChild = () => {} } = {}) {
+export async function startStack({ stateDir, dbPort, apiPort, persistent = true, functions: fnOpts = {}, onStep = () => {}, onChild = () => {}, onFatal = () => {} } = {}) {
   const paths = statePaths(stateDir);
   // 0755: run as root, PostgreSQL runs as its own OS user and must reach db/ inside.
   await mkdir(paths.dir, { recursive: true });
@@ -77,14 +74,16 @@ export async function startStack({ stateDir, dbPort, apiPort, persistent = true,
   const reaped = await reapLeftovers(paths.dir);
   if (reaped.length) onStep(`stopped leftovers of a killed stack: ${reaped.join(', ')}`);
   const keys = await loadKeys(paths.dir);
-  const config = await readConfig();
+  const config = readConfig();
   const db_ = dbPort ?? (await freePort());
   const api = apiPort ?? (await freePort());
   await assertPortFree(db_, 'DB_PORT');
   await assertPortFree(api, 'API_PORT');
 
   const cleanups = [];
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     for (const c of cleanups.splice(0).reverse()) await c().catch((e) => console.error(e));
   };
   try {
@@ -97,8 +96,11 @@ export async function startStack({ stateDir, dbPort, apiPort, persistent = true,
       onLog: (m) => logLines.push(m),
     });
     cleanups.push(() => db.stop());
-    const pgPid = /** @type {any} */ (db.pg).process?.pid;
-    if (pgPid) onChild('postgres', pgPid);
+    const pgProcess = /** @type {any} */ (db.pg).process;
+    if (pgProcess?.pid) onChild('postgres', pgProcess.pid);
+    pgProcess?.once('exit', (/** @type {number | null} */ code, /** @type {string | null} */ signal) => {
+      if (!stopping) onFatal(`PostgreSQL exited unexpectedly (${signal ?? `code ${code}`}); its data is kept and recovered on the next start.`);
+    });
 
     const apiUrl = `http://127.0.0.1:${api}`;
     const functions = await startFunctions({
@@ -113,7 +115,7 @@ export async function startStack({ stateDir, dbPort, apiPort, persistent = true,
     });
     cleanups.push(() => functions.stop());
 
-    const jwks = await dataApiJwks(keys, functions.clerkPublicPem, config.auth?.third_party?.clerk?.domain);
+    const jwks = await dataApiJwks(keys, functions.clerkPublicPem, clerkDomain(config));
     onStep('Data API (PostgREST 12.0.2)');
     const postgrest = await startPostgrest({
       dbUri: withUser(db.url, 'authenticator'),
@@ -127,6 +129,9 @@ export async function startStack({ stateDir, dbPort, apiPort, persistent = true,
     });
     cleanups.push(() => postgrest.stop());
     onChild('postgrest', postgrest.pid);
+    postgrest.exited.then((code) => {
+      if (!stopping) onFatal(`PostgREST exited unexpectedly (code ${code}); see ${path.join(paths.logs, 'postgrest.log')}.`);
+    });
 
     const functionsOrigin = new URL(functions.url).origin;
     const gateway = await startGateway({ port: api, postgrestUrl: postgrest.url, functionsUrl: functionsOrigin, keys });

@@ -17,8 +17,8 @@ import path from 'node:path';
 import { SignJWT } from 'jose';
 import { ROOT, isAlive } from './db.mjs';
 
-/** The default state folder of this checkout. */
-export const LOCAL_DIR = path.join(ROOT, '.local');
+/** The state folder of `npm start`: `.local/` of this checkout, or STACK_STATE_DIR when set (tests). */
+export const LOCAL_DIR = process.env.STACK_STATE_DIR ? path.resolve(process.env.STACK_STATE_DIR) : path.join(ROOT, '.local');
 
 /**
  * @typedef {object} ApiKeys

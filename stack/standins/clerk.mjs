@@ -20,9 +20,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT, importPKCS8 } from 'jose';
-import { ROOT } from '../runtime/db.mjs';
+import { clerkDomain } from '../runtime/config.mjs';
+import { LOCAL_DIR, statePaths } from '../runtime/state.mjs';
 
-export const STANDIN_DIR = path.join(ROOT, '.local/clerk');
+export const STANDIN_DIR = statePaths(LOCAL_DIR).clerk;
 
 /** The users of supabase/seed.sql, to sign in as with `npm run clerk:token -- <id>`. */
 export const SEED_USERS = [
@@ -39,10 +40,7 @@ export const LOCAL_AUTHORIZED_PARTIES = ['http://localhost:3000', 'http://127.0.
  * ([auth.third_party.clerk] domain), as a Frontend API URL.
  */
 export async function localIssuer() {
-  const toml = await readFile(path.join(ROOT, 'supabase/config.toml'), 'utf8').catch(() => '');
-  const section = toml.split(/^\[auth\.third_party\.clerk\]\s*$/m)[1]?.split(/^\[/m)[0] ?? '';
-  const domain = /^\s*domain\s*=\s*"([^"]+)"/m.exec(section)?.[1] ?? 'chat-with-me.clerk.accounts.dev';
-  return `https://${domain}`;
+  return `https://${clerkDomain()}`;
 }
 
 /**
