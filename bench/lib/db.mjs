@@ -10,7 +10,8 @@
  *   bypasses RLS) connection without switching role: the no-RLS baseline.
  */
 import postgres from 'postgres';
-import { clerkClaims, postgrestRequest, withUser } from '../../stack/runtime/data-api.mjs';
+import { postgrestRequest, withUser } from '../../stack/runtime/data-api.mjs';
+import { clerkClaims } from '../../stack/standins/clerk.mjs';
 
 export { clerkClaims, withUser };
 

@@ -1,13 +1,13 @@
 /**
- * One Data API request, run in the database exactly as PostgREST runs it
- * (../shared/PLATFORM.md §5; https://docs.postgrest.org/en/v12/references/transactions.html):
- * a transaction on an `authenticator` connection (read only for GET/HEAD),
- * then one `select set_config(…, true)` of search_path, the role, the JWT
- * claims (with `role` inserted), method, path and lower-cased headers, then the
- * statement. Shared by the tests (tests/helpers/db.ts), the benchmarks
- * (bench/lib/db.mjs) and the demo (stack/demo/demo.mjs), which all stand in for
- * PostgREST on the Docker-free stack. The edge functions have their own copy
- * in supabase/functions/_shared/db.ts (they deploy without this folder).
+ * One Data API request replayed in SQL, exactly as PostgREST runs it
+ * (https://docs.postgrest.org/en/v12/references/transactions.html): a
+ * transaction on an `authenticator` connection (read only for GET/HEAD), then
+ * one `select set_config(…, true)` of search_path, the role, the JWT claims
+ * (with `role` inserted), method, path and lower-cased headers, then the
+ * statement. For tests of SQL internals (tests/helpers/db.ts) and the
+ * database benchmarks (bench/lib/db.mjs); clients go through the real
+ * PostgREST (stack/runtime/postgrest.mjs). The edge functions have their own
+ * copy in supabase/functions/_shared/db.ts (they deploy without this folder).
  */
 
 /** `url` with another login user (same host, port, password and options). */
@@ -15,29 +15,6 @@ export function withUser(url, user) {
   const u = new URL(url);
   u.username = user;
   return u.toString();
-}
-
-/**
- * Claims of a Clerk session token (https://clerk.com/docs/backend-requests/resources/session-tokens)
- * with `role: authenticated`, as Supabase's Clerk integration requires.
- * @param {string} sub Clerk user id
- * @param {Record<string, unknown>} [extra] more claims (or overrides)
- * @param {{ ttlSeconds?: number }} [opts]
- */
-export function clerkClaims(sub, extra = {}, { ttlSeconds = 3600 } = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    azp: 'http://localhost:3000',
-    exp: now + ttlSeconds,
-    iat: now,
-    iss: 'https://chat-with-me.clerk.accounts.dev',
-    nbf: now - 5,
-    sid: `sess_${sub.slice(5)}`,
-    sub,
-    v: 2,
-    role: 'authenticated',
-    ...extra,
-  };
 }
 
 /**

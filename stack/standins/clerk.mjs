@@ -20,6 +20,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SignJWT, importPKCS8 } from 'jose';
+import { Webhook } from 'svix';
 import { clerkDomain } from '../runtime/config.mjs';
 import { LOCAL_DIR, statePaths } from '../runtime/state.mjs';
 
@@ -43,9 +44,45 @@ export async function localIssuer() {
   return `https://${clerkDomain()}`;
 }
 
+/** A fresh RSA-2048 key pair (PEM), the shape of a Clerk instance's signing key. */
+function rsaPair() {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { publicKeyPem: publicKey, privateKeyPem: privateKey };
+}
+
+/** A Svix signing secret as Clerk shows it: `whsec_` + 32 random bytes, base64. */
+const newWebhookSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
+
 /**
- * Loads the stand-in, generating it on first use.
- * @returns {Promise<{ publicKeyPem: string, privateKeyPem: string, webhookSecret: string, issuer: string, authorizedParties: string[], dir: string }>}
+ * @typedef {object} ClerkInstance
+ * @property {string} publicKeyPem the instance's public key (CLERK_JWT_KEY)
+ * @property {string} privateKeyPem signs session tokens
+ * @property {string} webhookSecret the Svix secret (CLERK_WEBHOOK_SECRET)
+ * @property {string} issuer the Frontend API URL (`iss`)
+ * @property {string[]} authorizedParties accepted `azp` origins
+ */
+
+/**
+ * An in-memory Clerk instance (tests that need one of their own).
+ * @param {{ issuer?: string, authorizedParties?: string[] }} [opts]
+ * @returns {Promise<ClerkInstance>}
+ */
+export async function createClerkInstance(opts = {}) {
+  return {
+    ...rsaPair(),
+    webhookSecret: newWebhookSecret(),
+    issuer: opts.issuer ?? (await localIssuer()),
+    authorizedParties: opts.authorizedParties ?? LOCAL_AUTHORIZED_PARTIES,
+  };
+}
+
+/**
+ * Loads the stand-in kept in `dir`, generating it on first use.
+ * @returns {Promise<ClerkInstance & { dir: string }>}
  */
 export async function loadClerkStandin(dir = STANDIN_DIR) {
   const files = {
@@ -55,17 +92,13 @@ export async function loadClerkStandin(dir = STANDIN_DIR) {
   };
   if (!existsSync(files.pub) || !existsSync(files.priv)) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
-    await writeFile(files.priv, privateKey, { mode: 0o600 });
-    await writeFile(files.pub, publicKey, { mode: 0o600 });
+    const pair = rsaPair();
+    await writeFile(files.priv, pair.privateKeyPem, { mode: 0o600 });
+    await writeFile(files.pub, pair.publicKeyPem, { mode: 0o600 });
   }
   if (!existsSync(files.whsec)) {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeFile(files.whsec, `whsec_${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    await writeFile(files.whsec, `${newWebhookSecret()}\n`, { mode: 0o600 });
   }
   return {
     publicKeyPem: await readFile(files.pub, 'utf8'),
@@ -78,30 +111,58 @@ export async function loadClerkStandin(dir = STANDIN_DIR) {
 }
 
 /**
- * Signs a Clerk-shaped session token (RS256, claims as in
- * https://clerk.com/docs/backend-requests/resources/session-tokens, plus
- * `role: authenticated` as Supabase's Clerk integration requires).
- * @param {{ privateKeyPem: string, issuer: string, authorizedParties: string[] }} standin
+ * Claims of a Clerk v2 session token
+ * (https://clerk.com/docs/backend-requests/resources/session-tokens: azp, exp,
+ * iat, iss, nbf, sid, sub, v) plus `role: authenticated`, as Supabase's Clerk
+ * integration requires. Times in epoch seconds.
  * @param {string} sub Clerk user id
- * @param {{ ttlSeconds?: number, claims?: Record<string, unknown> }} [opts]
+ * @param {Record<string, unknown>} [extra] more claims (or overrides)
+ * @param {{ ttlSeconds?: number, notBeforeSeconds?: number, issuer?: string, azp?: string | null }} [opts]
+ *   `notBeforeSeconds` relative to now (default -5); `azp: null` leaves it out
  */
-export async function mintSessionToken(standin, sub, { ttlSeconds = 3600, claims = {} } = {}) {
+export function clerkClaims(sub, extra = {}, { ttlSeconds = 3600, notBeforeSeconds = -5, issuer = `https://${clerkDomain()}`, azp = LOCAL_AUTHORIZED_PARTIES[0] } = {}) {
   const now = Math.floor(Date.now() / 1000);
-  const key = await importPKCS8(standin.privateKeyPem, 'RS256');
-  return new SignJWT({
-    azp: standin.authorizedParties[0],
-    sid: `sess_local${sub.slice(5, 20)}`,
+  return {
+    ...(azp === null ? {} : { azp }),
+    exp: now + ttlSeconds,
+    iat: now,
+    iss: issuer,
+    nbf: now + notBeforeSeconds,
+    sid: `sess_${randomBytes(10).toString('hex')}`,
+    sub,
     v: 2,
     role: 'authenticated',
-    ...claims,
-  })
-    .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: 'ins_local_standin' })
-    .setSubject(sub)
-    .setIssuer(standin.issuer)
-    .setIssuedAt(now)
-    .setNotBefore(now - 5)
-    .setExpirationTime(now + ttlSeconds)
-    .sign(key);
+    ...extra,
+  };
+}
+
+/**
+ * Signs a Clerk-shaped session token (RS256) with the instance's key.
+ * @param {Pick<ClerkInstance, 'privateKeyPem' | 'issuer' | 'authorizedParties'>} instance
+ * @param {string} sub Clerk user id
+ * @param {{ ttlSeconds?: number, notBeforeSeconds?: number, issuer?: string, azp?: string | null, claims?: Record<string, unknown>, privateKeyPem?: string }} [opts]
+ *   `privateKeyPem`: sign with another key (a forged token)
+ */
+export async function mintSessionToken(instance, sub, { claims = {}, privateKeyPem, ...opts } = {}) {
+  const key = await importPKCS8(privateKeyPem ?? instance.privateKeyPem, 'RS256');
+  const payload = clerkClaims(sub, claims, { issuer: instance.issuer, azp: instance.authorizedParties[0], ...opts });
+  return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: 'ins_local_standin' }).sign(key);
+}
+
+/**
+ * Headers of a Clerk webhook delivery of `body`, signed with the real `svix`
+ * library (https://docs.svix.com/receiving/verifying-payloads/how-manual).
+ * @param {string} secret the instance's `whsec_…` secret
+ * @param {string} body the exact JSON text sent
+ * @param {{ id?: string, timestamp?: Date }} [opts]
+ */
+export function svixHeaders(secret, body, { id = `msg_${randomBytes(12).toString('hex')}`, timestamp = new Date() } = {}) {
+  return {
+    'content-type': 'application/json',
+    'svix-id': id,
+    'svix-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+    'svix-signature': new Webhook(secret).sign(id, timestamp, body),
+  };
 }
 
 async function main() {

@@ -77,7 +77,7 @@ describe('npm start without AI keys', () => {
     const folder = await functionsFolder(['ai-chat', 'health']);
     const envFile = path.join(tmpdir(), `chat-with-me-empty-${process.pid}-${Date.now()}.env`);
     await writeFile(envFile, '# no AI keys\nOPENAI_API_KEY=\n');
-    const clerk = createClerkTestInstance();
+    const clerk = await createClerkTestInstance();
     const fns = await startFunctions({
       dbUrl: inject('dbUrl'),
       port: await freePort(),

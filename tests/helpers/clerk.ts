@@ -10,9 +10,8 @@
  * Clerk's documented examples (https://clerk.com/docs/webhooks/overview,
  * user.created / user.updated / user.deleted).
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { SignJWT, importPKCS8 } from 'jose';
-import { Webhook } from 'svix';
+import { randomBytes } from 'node:crypto';
+import { createClerkInstance, mintSessionToken, svixHeaders as signedHeaders } from '../../stack/standins/clerk.mjs';
 
 export interface ClerkTestInstance {
   publicKeyPem: string;
@@ -24,25 +23,13 @@ export interface ClerkTestInstance {
   authorizedParties: string[];
 }
 
-function rsaPair() {
-  return generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-}
-
-/** A fresh test instance (keys and webhook secret). */
-export function createClerkTestInstance(): ClerkTestInstance {
-  const main = rsaPair();
-  return {
-    publicKeyPem: main.publicKey,
-    privateKeyPem: main.privateKey,
-    otherPrivateKeyPem: rsaPair().privateKey,
-    webhookSecret: `whsec_${randomBytes(32).toString('base64')}`,
-    issuer: 'https://chat-with-me.clerk.accounts.dev',
-    authorizedParties: ['http://localhost:3000', 'https://app.chat-with-me.test'],
-  };
+/** A fresh test instance (the stand-in's keys and webhook secret, stack/standins/clerk.mjs) plus a key it does not trust. */
+export async function createClerkTestInstance(): Promise<ClerkTestInstance> {
+  const [main, other] = await Promise.all([
+    createClerkInstance({ authorizedParties: ['http://localhost:3000', 'https://app.chat-with-me.test'] }),
+    createClerkInstance(),
+  ]);
+  return { ...main, otherPrivateKeyPem: other.privateKeyPem };
 }
 
 /** The environment the functions need to trust this instance. */
@@ -70,24 +57,15 @@ export interface TokenOptions {
 }
 
 /** A Clerk-shaped session token for `sub`, RS256-signed by the test instance (or not, see options). */
-export async function sessionToken(c: ClerkTestInstance, sub: string, o: TokenOptions = {}): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  const key = await importPKCS8(o.wrongKey ? c.otherPrivateKeyPem : c.privateKeyPem, 'RS256');
-  const payload: Record<string, unknown> = {
-    sid: `sess_${randomBytes(10).toString('hex')}`,
-    v: 2,
-    role: 'authenticated',
-    ...(o.azp === null ? {} : { azp: o.azp ?? c.authorizedParties[0] }),
-    ...o.claims,
-  };
-  return new SignJWT(payload)
-    .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: 'ins_test' })
-    .setSubject(sub)
-    .setIssuer(o.issuer ?? c.issuer)
-    .setIssuedAt(now)
-    .setNotBefore(now + (o.notBefore ?? -5))
-    .setExpirationTime(now + (o.expiresIn ?? 60))
-    .sign(key);
+export function sessionToken(c: ClerkTestInstance, sub: string, o: TokenOptions = {}): Promise<string> {
+  return mintSessionToken(c, sub, {
+    ttlSeconds: o.expiresIn ?? 60,
+    notBeforeSeconds: o.notBefore ?? -5,
+    ...(o.issuer ? { issuer: o.issuer } : {}),
+    ...(o.azp !== undefined ? { azp: o.azp } : {}),
+    ...(o.wrongKey ? { privateKeyPem: c.otherPrivateKeyPem } : {}),
+    claims: o.claims ?? {},
+  });
 }
 
 /** Unsigned token (`alg: none`): must be refused. */
@@ -111,16 +89,9 @@ export interface SignOptions {
   secret?: string;
 }
 
-/** Headers of a Svix delivery of `body`, signed with the real library. */
+/** Headers of a Svix delivery of `body`, signed with the real library (stack/standins/clerk.mjs). */
 export function svixHeaders(c: ClerkTestInstance, body: string, o: SignOptions = {}): Record<string, string> {
-  const id = o.id ?? svixId();
-  const timestamp = o.timestamp ?? new Date();
-  return {
-    'content-type': 'application/json',
-    'svix-id': id,
-    'svix-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-    'svix-signature': new Webhook(o.secret ?? c.webhookSecret).sign(id, timestamp, body),
-  };
+  return signedHeaders(o.secret ?? c.webhookSecret, body, { id: o.id ?? svixId(), ...(o.timestamp ? { timestamp: o.timestamp } : {}) });
 }
 
 export interface ClerkUserFields {

@@ -14,7 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { inject } from 'vitest';
-import { clerkClaims, postgrestRequest, withUser } from '../../stack/runtime/data-api.mjs';
+import { postgrestRequest, withUser } from '../../stack/runtime/data-api.mjs';
+import { clerkClaims } from '../../stack/standins/clerk.mjs';
 
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;

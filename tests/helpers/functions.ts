@@ -33,7 +33,7 @@ export async function startTestFunctions(
     configFile?: string;
   } = {},
 ): Promise<TestFunctions> {
-  const clerk = opts.clerk ?? createClerkTestInstance();
+  const clerk = opts.clerk ?? (await createClerkTestInstance());
   const logDir = await mkdtemp(path.join(tmpdir(), 'chat-with-me-fn-'));
   const start = async () =>
     startFunctions({
