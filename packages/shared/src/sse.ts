@@ -10,6 +10,7 @@
  * browsers, Deno, Node 18+ and React Native (with a fetch that streams
  * bodies, e.g. `expo/fetch`; otherwise use `parseSseText` on the whole body).
  */
+import { createParser, type EventSourceParser } from 'eventsource-parser';
 
 /** One dispatched event. */
 export interface SseEvent {
@@ -21,65 +22,34 @@ export interface SseEvent {
   id?: string;
 }
 
-/** Incremental parser: feed it text chunks, get the events they complete. */
+/**
+ * Incremental parser (eventsource-parser, https://github.com/rexxars/eventsource-parser,
+ * which implements the standard's interpretation): feed it text chunks, get
+ * the events they complete.
+ */
 export class SseParser {
-  private buffer = '';
-  private event = '';
-  private data: string[] = [];
+  private out: SseEvent[] = [];
   private lastId: string | undefined;
-  private pendingCr = false;
+  private parser: EventSourceParser = createParser({
+    onEvent: (e) => {
+      if (e.id !== undefined) this.lastId = e.id;
+      const ev: SseEvent = { event: e.event ?? 'message', data: e.data };
+      if (this.lastId !== undefined) ev.id = this.lastId;
+      this.out.push(ev);
+    },
+  });
 
   /** Parses `chunk` (any split, even inside a line or a CRLF) and returns the events it completes. */
   push(chunk: string): SseEvent[] {
-    let text = chunk;
-    if (this.pendingCr && text.startsWith('\n')) text = text.slice(1);
-    this.pendingCr = false;
-    this.buffer += text;
-    const out: SseEvent[] = [];
-    for (;;) {
-      const m = /\r\n|\r|\n/.exec(this.buffer);
-      if (!m) break;
-      // A CR at the very end may be the first half of a CRLF split across chunks.
-      if (m[0] === '\r' && m.index === this.buffer.length - 1) {
-        this.pendingCr = true;
-      }
-      const line = this.buffer.slice(0, m.index);
-      this.buffer = this.buffer.slice(m.index + m[0].length);
-      const ev = this.line(line);
-      if (ev) out.push(ev);
-    }
-    return out;
+    this.parser.feed(chunk);
+    return this.out.splice(0);
   }
 
   /** Ends the stream: an event not followed by a blank line is not dispatched (per the standard). */
   end(): SseEvent[] {
-    this.buffer = '';
-    this.event = '';
-    this.data = [];
+    this.parser.reset({ consume: false });
+    this.out = [];
     return [];
-  }
-
-  private line(line: string): SseEvent | null {
-    if (line === '') {
-      if (this.data.length === 0) {
-        this.event = '';
-        return null;
-      }
-      const ev: SseEvent = { event: this.event || 'message', data: this.data.join('\n') };
-      if (this.lastId !== undefined) ev.id = this.lastId;
-      this.event = '';
-      this.data = [];
-      return ev;
-    }
-    if (line.startsWith(':')) return null;
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'event') this.event = value;
-    else if (field === 'data') this.data.push(value);
-    else if (field === 'id' && !value.includes('\0')) this.lastId = value;
-    return null;
   }
 }
 
