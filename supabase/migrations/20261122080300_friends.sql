@@ -98,7 +98,7 @@ $$;
 grant execute on function private.is_blocked_between(text, text) to authenticated, service_role;
 grant execute on function private.blocked_user_ids() to authenticated, service_role;
 
-/** Raises P0002 (PostgREST 404) unless the user has a profile. */
+/** Raises PT404 (PostgREST 404) unless the user has a profile. */
 create or replace function private.assert_user_exists(p_user_id text)
 returns void
 language plpgsql
@@ -108,14 +108,14 @@ set search_path = ''
 as $$
 begin
   if not exists (select 1 from public.users u where u.id = p_user_id) then
-    raise exception 'user % not found', p_user_id using errcode = 'P0002';
+    raise exception 'user % not found', p_user_id using errcode = 'PT404';
   end if;
 end;
 $$;
 
 -- -----------------------------------------------------------------------------
 -- RPCs (security definer: they cross rows; each checks the caller itself)
--- Errors: 42501 not signed in or not allowed; P0002 not found (404);
+-- Errors: 42501 not signed in or not allowed; PT404 not found (404);
 -- 23505 conflict (409); 22023 invalid argument (400).
 -- -----------------------------------------------------------------------------
 
@@ -126,7 +126,7 @@ $$;
  * rate_limit.friend_request.* (private.rate_limit), and after `p_user_id`
  * declined the caller's last request, a new one waits
  * friends.decline_cooldown_seconds from the decline.
- * Errors: 22023 self; P0002 unknown user; 42501 a block exists; 23505 already
+ * Errors: 22023 self; PT404 unknown user; 42501 a block exists; 23505 already
  * friends; PT429 (HTTP 429) rate limited or in the cool-down after a decline,
  * DETAIL a JSON object with retry_after_seconds.
  */
@@ -207,7 +207,7 @@ $$;
 
 /**
  * Accepts a pending request addressed to the caller and notifies the requester.
- * Errors: P0002 no such pending request for the caller.
+ * Errors: PT404 no such pending request for the caller.
  */
 create or replace function public.accept_friend_request(p_request_id uuid)
 returns public.friends
@@ -224,7 +224,7 @@ begin
   where f.id = p_request_id and f.addressee_id = v_me and f.status = 'pending'
   returning * into v_row;
   if not found then
-    raise exception 'no pending friend request % for you', p_request_id using errcode = 'P0002';
+    raise exception 'no pending friend request % for you', p_request_id using errcode = 'PT404';
   end if;
   perform private.notify(v_row.requester_id, 'friend_request_accepted',
     jsonb_build_object('request_id', v_row.id, 'by_user_id', v_me));
@@ -235,7 +235,7 @@ $$;
 /**
  * Declines a pending request addressed to the caller (kept as history) and
  * notifies the requester.
- * Errors: P0002 no such pending request for the caller.
+ * Errors: PT404 no such pending request for the caller.
  */
 create or replace function public.decline_friend_request(p_request_id uuid)
 returns public.friends
@@ -252,7 +252,7 @@ begin
   where f.id = p_request_id and f.addressee_id = v_me and f.status = 'pending'
   returning * into v_row;
   if not found then
-    raise exception 'no pending friend request % for you', p_request_id using errcode = 'P0002';
+    raise exception 'no pending friend request % for you', p_request_id using errcode = 'PT404';
   end if;
   perform private.notify(v_row.requester_id, 'friend_request_declined',
     jsonb_build_object('request_id', v_row.id, 'by_user_id', v_me));
@@ -262,7 +262,7 @@ $$;
 
 /**
  * Withdraws a pending request the caller sent (the row is deleted).
- * Errors: P0002 no such pending request from the caller.
+ * Errors: PT404 no such pending request from the caller.
  */
 create or replace function public.cancel_friend_request(p_request_id uuid)
 returns void
@@ -276,14 +276,14 @@ begin
   delete from public.friends f
   where f.id = p_request_id and f.requester_id = v_me and f.status = 'pending';
   if not found then
-    raise exception 'no pending friend request % from you', p_request_id using errcode = 'P0002';
+    raise exception 'no pending friend request % from you', p_request_id using errcode = 'PT404';
   end if;
 end;
 $$;
 
 /**
  * Ends the friendship between the caller and `p_user_id`.
- * Errors: P0002 not friends.
+ * Errors: PT404 not friends.
  */
 create or replace function public.remove_friend(p_user_id text)
 returns void
@@ -299,7 +299,7 @@ begin
     and least(f.requester_id, f.addressee_id) = least(v_me, p_user_id)
     and greatest(f.requester_id, f.addressee_id) = greatest(v_me, p_user_id);
   if not found then
-    raise exception 'not friends with %', p_user_id using errcode = 'P0002';
+    raise exception 'not friends with %', p_user_id using errcode = 'PT404';
   end if;
 end;
 $$;
@@ -307,7 +307,7 @@ $$;
 /**
  * Blocks `p_user_id`: ends any friendship or pending request between the two,
  * refuses future requests and direct messages either way. Idempotent.
- * Errors: 22023 self; P0002 unknown user.
+ * Errors: 22023 self; PT404 unknown user.
  */
 create or replace function public.block_user(p_user_id text)
 returns public.friends

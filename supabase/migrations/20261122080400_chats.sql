@@ -191,14 +191,14 @@ create trigger chat_members_broadcast after insert or delete on public.chat_memb
 
 -- -----------------------------------------------------------------------------
 -- RPCs (security definer; each checks the caller itself)
--- Errors: 42501 not allowed; P0002 not found (404); 22023 invalid argument (400).
+-- Errors: 42501 not allowed; PT404 not found (404); 22023 invalid argument (400).
 -- -----------------------------------------------------------------------------
 
 /**
  * Returns the direct chat between the caller and `p_user_id`, creating it (and
  * both memberships) on first use. Safe under concurrency: two users opening
  * the same chat at once get the same chat (unique `direct_key`).
- * Errors: 22023 self; P0002 unknown user; 42501 either side blocks the other.
+ * Errors: 22023 self; PT404 unknown user; 42501 either side blocks the other.
  */
 create or replace function public.get_or_create_direct_chat(p_user_id text)
 returns public.chats
@@ -310,7 +310,7 @@ begin
   perform private.require_user_id();
   v_role := private.my_chat_role(p_chat_id);
   if v_role is null then
-    raise exception 'chat % not found', p_chat_id using errcode = 'P0002';
+    raise exception 'chat % not found', p_chat_id using errcode = 'PT404';
   end if;
   if not exists (select 1 from public.chats c where c.id = p_chat_id and c.kind = 'group') then
     raise exception 'only group chats have managed members' using errcode = '22023';
@@ -325,7 +325,7 @@ $$;
 /**
  * Adds `p_user_id` to a group. Caller must be owner or admin; only the owner
  * may add an admin. Adding an existing member returns their membership.
- * Errors: P0002 chat or user not found; 42501 not allowed or blocked; 22023 bad role.
+ * Errors: PT404 chat or user not found; 42501 not allowed or blocked; 22023 bad role.
  */
 create or replace function public.add_chat_member(
   p_chat_id uuid, p_user_id text, p_role public.chat_member_role default 'member'
@@ -365,7 +365,7 @@ $$;
 /**
  * Removes a member from a group. The owner removes anyone but themselves;
  * admins remove plain members.
- * Errors: P0002 chat or member not found; 42501 not allowed.
+ * Errors: PT404 chat or member not found; 42501 not allowed.
  */
 create or replace function public.remove_chat_member(p_chat_id uuid, p_user_id text)
 returns void
@@ -380,7 +380,7 @@ begin
   select m.role into v_their_role from public.chat_members m
   where m.chat_id = p_chat_id and m.user_id = p_user_id;
   if v_their_role is null then
-    raise exception '% is not a member of chat %', p_user_id, p_chat_id using errcode = 'P0002';
+    raise exception '% is not a member of chat %', p_user_id, p_chat_id using errcode = 'PT404';
   end if;
   if v_their_role = 'owner' or (v_my_role = 'admin' and v_their_role <> 'member') then
     raise exception 'you cannot remove this member' using errcode = '42501';
@@ -391,7 +391,7 @@ $$;
 
 /**
  * Makes a member an admin or a plain member. Owner only.
- * Errors: P0002 chat or member not found; 42501 not the owner; 22023 bad role.
+ * Errors: PT404 chat or member not found; 42501 not the owner; 22023 bad role.
  */
 create or replace function public.set_chat_member_role(
   p_chat_id uuid, p_user_id text, p_role public.chat_member_role
@@ -415,7 +415,7 @@ begin
   where m.chat_id = p_chat_id and m.user_id = p_user_id
   returning * into v_row;
   if not found then
-    raise exception '% is not a member of chat %', p_user_id, p_chat_id using errcode = 'P0002';
+    raise exception '% is not a member of chat %', p_user_id, p_chat_id using errcode = 'PT404';
   end if;
   return v_row;
 end;
@@ -426,7 +426,7 @@ $$;
  * (else member) becomes owner; the last member leaving deletes the group.
  * Assistant chats are deleted instead (delete on chats); direct chats cannot be
  * left (block the user instead).
- * Errors: P0002 not a member; 22023 not a group.
+ * Errors: PT404 not a member; 22023 not a group.
  */
 create or replace function public.leave_chat(p_chat_id uuid)
 returns void
@@ -440,7 +440,7 @@ declare
   v_next text;
 begin
   if v_role is null then
-    raise exception 'chat % not found', p_chat_id using errcode = 'P0002';
+    raise exception 'chat % not found', p_chat_id using errcode = 'PT404';
   end if;
   if not exists (select 1 from public.chats c where c.id = p_chat_id and c.kind = 'group') then
     raise exception 'only group chats can be left' using errcode = '22023';

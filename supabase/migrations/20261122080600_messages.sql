@@ -372,7 +372,7 @@ $$;
  * Marks a chat read up to `p_message_id` (default: its newest message) for the
  * caller. Read state never moves backwards. Broadcasts event `read`
  * ({user_id, message_id, read_at}) to `chat:<chat_id>` as a read receipt.
- * Errors: P0002 not a member, or the message is not in the chat.
+ * Errors: PT404 not a member, or the message is not in the chat.
  */
 create or replace function public.mark_chat_read(p_chat_id uuid, p_message_id uuid default null)
 returns public.chat_members
@@ -387,7 +387,7 @@ declare
   v_row public.chat_members;
 begin
   if private.my_chat_role(p_chat_id) is null then
-    raise exception 'chat % not found', p_chat_id using errcode = 'P0002';
+    raise exception 'chat % not found', p_chat_id using errcode = 'PT404';
   end if;
   if p_message_id is null then
     select m.id, m.created_at into v_msg_id, v_msg_at from public.messages m
@@ -396,7 +396,7 @@ begin
     select m.id, m.created_at into v_msg_id, v_msg_at from public.messages m
     where m.id = p_message_id and m.chat_id = p_chat_id;
     if v_msg_id is null then
-      raise exception 'message % not found in chat %', p_message_id, p_chat_id using errcode = 'P0002';
+      raise exception 'message % not found in chat %', p_message_id, p_chat_id using errcode = 'PT404';
     end if;
   end if;
 

@@ -342,7 +342,7 @@ $$;
  * released. The debit is capped at the balance (what could not be charged is
  * recorded in the entry's metadata as `uncollected_micro_usd`). Settling twice
  * returns the first settlement. An expired reservation is still charged: the
- * provider was paid. Errors: P0002 unknown reservation; 22023 negative cost.
+ * provider was paid. Errors: PT404 unknown reservation; 22023 negative cost.
  */
 create or replace function private.settle_reservation(
   p_reservation_id uuid, p_cost_micro_usd bigint, p_source text, p_source_id text,
@@ -363,7 +363,7 @@ begin
   end if;
   select * into v_res from public.credit_reservations cr where cr.id = p_reservation_id for update;
   if not found then
-    raise exception 'reservation % not found', p_reservation_id using errcode = 'P0002';
+    raise exception 'reservation % not found', p_reservation_id using errcode = 'PT404';
   end if;
   if v_res.status = 'settled' then
     return v_res;
@@ -402,7 +402,7 @@ declare
 begin
   select * into v_res from public.credit_reservations cr where cr.id = p_reservation_id for update;
   if not found then
-    raise exception 'reservation % not found', p_reservation_id using errcode = 'P0002';
+    raise exception 'reservation % not found', p_reservation_id using errcode = 'PT404';
   end if;
   if v_res.status <> 'held' then
     return v_res;

@@ -495,7 +495,7 @@ grant execute on function private.ai_chat_conversation(uuid, text, text, integer
  * insufficient_credits) when the reservation does not fit: the caller answers
  * 402 and calls no provider.
  * Errors: PT429 rate limited, DETAIL a JSON object {"retry_after_seconds", "window"
- * (minute | day), "limit"}; P0002 unknown or disabled model, or not a member;
+ * (minute | day), "limit"}; PT404 unknown or disabled model, or not a member;
  * 42501 blocked; 22023 negative token counts.
  */
 create or replace function private.start_ai_interaction(
@@ -525,10 +525,10 @@ begin
   end if;
   select * into v_model from public.ai_models m where m.id = p_model_id and m.enabled;
   if not found then
-    raise exception 'model % is unknown or disabled', p_model_id using errcode = 'P0002';
+    raise exception 'model % is unknown or disabled', p_model_id using errcode = 'PT404';
   end if;
   if not exists (select 1 from public.chat_members cm where cm.chat_id = p_chat_id and cm.user_id = p_user_id) then
-    raise exception 'chat % not found', p_chat_id using errcode = 'P0002';
+    raise exception 'chat % not found', p_chat_id using errcode = 'PT404';
   end if;
   select cm.user_id into v_peer
   from public.chats c join public.chat_members cm on cm.chat_id = c.id
@@ -606,7 +606,7 @@ $$;
  *   `p_error_code` / `p_error` (short, no prompt text, no secret).
  * Idempotent: a row that is no longer pending (or aborted: a late settle is
  * still charged) is returned unchanged.
- * Errors: P0002 unknown interaction; 22023 invalid token counts.
+ * Errors: PT404 unknown interaction; 22023 invalid token counts.
  */
 create or replace function private.settle_ai_interaction(
   p_interaction_id uuid, p_prompt_tokens integer, p_cached_prompt_tokens integer, p_completion_tokens integer,
@@ -632,7 +632,7 @@ begin
   end if;
   select * into v_row from public.ai_interactions i where i.id = p_interaction_id for update;
   if not found then
-    raise exception 'AI interaction % not found', p_interaction_id using errcode = 'P0002';
+    raise exception 'AI interaction % not found', p_interaction_id using errcode = 'PT404';
   end if;
   if v_row.status not in ('pending', 'aborted') then
     return v_row;
@@ -690,7 +690,7 @@ $$;
  * what failed). The texts must be storable (ai-chat strips NULs and repairs
  * lone surrogates in provider output; the prompt was refused otherwise).
  * Idempotent like settle_ai_interaction.
- * Errors: P0002 unknown interaction; 22023 invalid token counts.
+ * Errors: PT404 unknown interaction; 22023 invalid token counts.
  */
 create or replace function private.finish_ai_interaction(
   p_interaction_id uuid, p_prompt text, p_answer text,
@@ -720,7 +720,7 @@ begin
   end if;
   select * into v_row from public.ai_interactions i where i.id = p_interaction_id for update;
   if not found then
-    raise exception 'AI interaction % not found', p_interaction_id using errcode = 'P0002';
+    raise exception 'AI interaction % not found', p_interaction_id using errcode = 'PT404';
   end if;
   if v_row.status not in ('pending', 'aborted') then
     return v_row;
@@ -808,7 +808,7 @@ $$;
  * nothing, and marks the row `failed` with `p_error_code` and a short
  * `p_error` (no prompt text, no secret). Idempotent: a row that is no longer
  * pending is returned unchanged.
- * Errors: P0002 unknown interaction.
+ * Errors: PT404 unknown interaction.
  */
 create or replace function private.fail_ai_interaction(
   p_interaction_id uuid, p_error_code text, p_error text,
@@ -824,7 +824,7 @@ declare
 begin
   select * into v_row from public.ai_interactions i where i.id = p_interaction_id for update;
   if not found then
-    raise exception 'AI interaction % not found', p_interaction_id using errcode = 'P0002';
+    raise exception 'AI interaction % not found', p_interaction_id using errcode = 'PT404';
   end if;
   if v_row.status <> 'pending' then
     return v_row;

@@ -178,7 +178,7 @@ create policy "Suspended users are locked out of Realtime"
  * adjustment, source admin.deduct; source_id = the audit row id). Returns the
  * ledger entry id. Errors: 42501 not an admin, suspended, or the caller's own
  * account (private.require_admin_over); 22023 bad amount; 23514 reason
- * shorter than 3 characters; P0002 unknown user; PT402 a deduction below zero
+ * shorter than 3 characters; PT404 unknown user; PT402 a deduction below zero
  * (nothing is written).
  */
 create or replace function private.admin_change_credits(
@@ -234,7 +234,7 @@ $$;
 /**
  * Suspends a user: every table, RPC, Realtime channel and edge function
  * refuses their token until restore_user. Idempotent. Errors: 42501 not an
- * admin, suspended, or the caller's own account; P0002 unknown user.
+ * admin, suspended, or the caller's own account; PT404 unknown user.
  */
 create or replace function public.admin_suspend_user(p_user_id text, p_reason text)
 returns void
@@ -258,7 +258,7 @@ $$;
  * admin is refused by require_admin before anything else, and a restore of the
  * caller's own account is refused for every admin (another admin or Studio
  * restores). Errors: 42501 not an admin, suspended, or the caller's own
- * account; P0002 unknown user.
+ * account; PT404 unknown user.
  */
 create or replace function public.admin_restore_user(p_user_id text, p_reason text)
 returns void
@@ -279,7 +279,7 @@ $$;
 /**
  * Deletes a message for moderation (soft delete: content and media cleared,
  * broadcast as UPDATE to the chat like a sender's delete), keeping who and
- * why in the audit log. Errors: 42501; P0002 unknown message.
+ * why in the audit log. Errors: 42501; PT404 unknown message.
  */
 create or replace function public.admin_delete_message(p_message_id uuid, p_reason text)
 returns void
@@ -293,7 +293,7 @@ declare
 begin
   select * into v_msg from public.messages m where m.id = p_message_id;
   if not found then
-    raise exception 'message % not found', p_message_id using errcode = 'P0002';
+    raise exception 'message % not found', p_message_id using errcode = 'PT404';
   end if;
   perform private.audit(v_actor, 'message.delete', v_msg.sender_id, p_message_id::text, p_reason,
     jsonb_build_object('chat_id', v_msg.chat_id));
@@ -330,7 +330,7 @@ create trigger admin_config_audit after update on public.admin_config
 
 /**
  * Changes a setting with a reason (validated against its type; audited by
- * the trigger above). Errors: 42501; P0002 unknown key; 22023 invalid value.
+ * the trigger above). Errors: 42501; PT404 unknown key; 22023 invalid value.
  */
 create or replace function public.admin_set_config(p_key text, p_value jsonb, p_reason text)
 returns public.admin_config
@@ -348,7 +348,7 @@ begin
   perform set_config('private.audit_reason', p_reason, true);
   update public.admin_config c set value = p_value where c.key = p_key returning * into v_row;
   if not found then
-    raise exception 'unknown setting %', p_key using errcode = 'P0002';
+    raise exception 'unknown setting %', p_key using errcode = 'PT404';
   end if;
   perform set_config('private.audit_reason', '', true);
   return v_row;

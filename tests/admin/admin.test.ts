@@ -150,7 +150,7 @@ describe('settings (admin_config)', () => {
   });
 
   it('refuses an unknown key and a missing reason', async () => {
-    expect((await pgError(asUser(admin, (tx) => tx`select public.admin_set_config('no.such.key', '1', 'why not')`))).code).toBe('P0002');
+    expect((await pgError(asUser(admin, (tx) => tx`select public.admin_set_config('no.such.key', '1', 'why not')`))).code).toBe('PT404');
     expect((await pgError(asUser(admin, (tx) => tx`select public.admin_set_config('test.limit', '5', '')`))).code).toBe('22023');
   });
 

@@ -224,13 +224,13 @@ describe('the life of a call (service role)', () => {
     const user = await aiUser();
     const chat = await assistantChat(user);
     const other = await aiUser();
-    expect((await pgError(start(other, chat))).code).toBe('P0002');
-    expect((await pgError(start(user, chat, 'no-such-model'))).code).toBe('P0002');
-    expect((await pgError(start(user, chat, scratchModel))).code).toBe('P0002');
+    expect((await pgError(start(other, chat))).code).toBe('PT404');
+    expect((await pgError(start(user, chat, 'no-such-model'))).code).toBe('PT404');
+    expect((await pgError(start(user, chat, scratchModel))).code).toBe('PT404');
     expect((await pgError(start(user, chat, 'gpt-6-luna', -1))).code).toBe('22023');
     const row = await start(user, chat);
     expect((await pgError(finish(row.id, 'p', 'a', 10, 11, 1))).code).toBe('22023');
-    expect((await pgError(finish(randomUUID()))).code).toBe('P0002');
+    expect((await pgError(finish(randomUUID()))).code).toBe('PT404');
     await fail(row.id);
   });
 });

@@ -51,10 +51,10 @@ describe('as the requester', () => {
     expect(await notificationsOf(b)).toHaveLength(1);
   });
 
-  it('cannot befriend themselves (22023) or an unknown user (P0002)', async () => {
+  it('cannot befriend themselves (22023) or an unknown user (PT404)', async () => {
     const a = await createUser();
     expect((await pgError(send(a, a))).code).toBe('22023');
-    expect((await pgError(send(a, newUserId()))).code).toBe('P0002');
+    expect((await pgError(send(a, newUserId()))).code).toBe('PT404');
   });
 
   it('cancels their pending request: the row is gone', async () => {
@@ -62,14 +62,14 @@ describe('as the requester', () => {
     const req = await send(a, b);
     await cancel(a, req.id);
     expect(await rowsBetween(a, b)).toHaveLength(0);
-    expect((await pgError(cancel(a, req.id))).code).toBe('P0002');
+    expect((await pgError(cancel(a, req.id))).code).toBe('PT404');
   });
 
-  it('cannot accept or decline their own request (P0002)', async () => {
+  it('cannot accept or decline their own request (PT404)', async () => {
     const [a, b] = [await createUser(), await createUser()];
     const req = await send(a, b);
-    expect((await pgError(accept(a, req.id))).code).toBe('P0002');
-    expect((await pgError(decline(a, req.id))).code).toBe('P0002');
+    expect((await pgError(accept(a, req.id))).code).toBe('PT404');
+    expect((await pgError(decline(a, req.id))).code).toBe('PT404');
     expect((await rowsBetween(a, b))[0]!.status).toBe('pending');
   });
 
@@ -92,7 +92,7 @@ describe('as the addressee', () => {
     expect(row).toMatchObject({ id: req.id, status: 'accepted' });
     expect(row.responded_at).toBeInstanceOf(Date);
     expect(await notificationsOf(a)).toEqual([{ kind: 'friend_request_accepted', payload: { request_id: req.id, by_user_id: b } }]);
-    expect((await pgError(accept(b, req.id))).code).toBe('P0002');
+    expect((await pgError(accept(b, req.id))).code).toBe('PT404');
   });
 
   it('declines it: the row is kept as history for both, the requester notified, and may ask again after the cool-down', async () => {
@@ -120,10 +120,10 @@ describe('as the addressee', () => {
     expect((await notificationsOf(a)).map((n) => n.kind)).toEqual(['friend_request_accepted']);
   });
 
-  it('cannot cancel a request they received (P0002)', async () => {
+  it('cannot cancel a request they received (PT404)', async () => {
     const [a, b] = [await createUser(), await createUser()];
     const req = await send(a, b);
-    expect((await pgError(cancel(b, req.id))).code).toBe('P0002');
+    expect((await pgError(cancel(b, req.id))).code).toBe('PT404');
   });
 });
 
@@ -136,18 +136,18 @@ describe('as friends', () => {
     expect((await pgError(send(b, a))).code).toBe('23505');
   });
 
-  it('either side removes the friendship; removing again is P0002', async () => {
+  it('either side removes the friendship; removing again is PT404', async () => {
     const [a, b] = [await createUser(), await createUser()];
     await accept(b, (await send(a, b)).id);
     await removeFriend(b, a);
     expect(await rowsBetween(a, b)).toHaveLength(0);
-    expect((await pgError(removeFriend(a, b))).code).toBe('P0002');
+    expect((await pgError(removeFriend(a, b))).code).toBe('PT404');
   });
 
-  it('remove_friend does not withdraw a pending request (P0002)', async () => {
+  it('remove_friend does not withdraw a pending request (PT404)', async () => {
     const [a, b] = [await createUser(), await createUser()];
     await send(a, b);
-    expect((await pgError(removeFriend(a, b))).code).toBe('P0002');
+    expect((await pgError(removeFriend(a, b))).code).toBe('PT404');
     expect(await rowsBetween(a, b)).toHaveLength(1);
   });
 });
@@ -164,13 +164,13 @@ describe('as a third user', () => {
     expect(await visible(x, req.id)).toEqual([]);
   });
 
-  it('cannot accept, decline, cancel or remove what is not theirs (P0002), and nothing changes', async () => {
+  it('cannot accept, decline, cancel or remove what is not theirs (PT404), and nothing changes', async () => {
     const [a, b, x] = [await createUser(), await createUser(), await createUser()];
     const req = await send(a, b);
-    expect((await pgError(accept(x, req.id))).code).toBe('P0002');
-    expect((await pgError(decline(x, req.id))).code).toBe('P0002');
-    expect((await pgError(cancel(x, req.id))).code).toBe('P0002');
-    expect((await pgError(removeFriend(x, a))).code).toBe('P0002');
+    expect((await pgError(accept(x, req.id))).code).toBe('PT404');
+    expect((await pgError(decline(x, req.id))).code).toBe('PT404');
+    expect((await pgError(cancel(x, req.id))).code).toBe('PT404');
+    expect((await pgError(removeFriend(x, a))).code).toBe('PT404');
     expect((await rowsBetween(a, b)).map((r) => r.status)).toEqual(['pending']);
   });
 });
@@ -224,30 +224,30 @@ describe('as a blocked user', () => {
     expect((await rowsBetween(a, b)).map((r) => r.status)).toEqual(['blocked']);
   });
 
-  it('block_user is idempotent; blocking oneself is 22023, an unknown user P0002', async () => {
+  it('block_user is idempotent; blocking oneself is 22023, an unknown user PT404', async () => {
     const [a, b] = [await createUser(), await createUser()];
     const first = await block(a, b);
     expect((await block(a, b)).id).toBe(first.id);
     expect(await rowsBetween(a, b)).toHaveLength(1);
     expect((await pgError(block(a, a))).code).toBe('22023');
-    expect((await pgError(block(a, newUserId()))).code).toBe('P0002');
+    expect((await pgError(block(a, newUserId()))).code).toBe('PT404');
   });
 });
 
 // =============================================================================
 describe('as a user with no profile yet', () => {
-  it('cannot send a request or block before ensure_profile() (P0002), and can after', async () => {
+  it('cannot send a request or block before ensure_profile() (PT404), and can after', async () => {
     const [n, b] = [newUserId(), await createUser()];
-    expect((await pgError(send(n, b))).code).toBe('P0002');
-    expect((await pgError(block(n, b))).code).toBe('P0002');
+    expect((await pgError(send(n, b))).code).toBe('PT404');
+    expect((await pgError(block(n, b))).code).toBe('PT404');
     await asUser(n, (tx) => tx`select public.ensure_profile()`);
     expect((await send(n, b)).status).toBe('pending');
   });
 
-  it('cannot be asked or blocked while they have no profile (P0002)', async () => {
+  it('cannot be asked or blocked while they have no profile (PT404)', async () => {
     const [a, n] = [await createUser(), newUserId()];
-    expect((await pgError(send(a, n))).code).toBe('P0002');
-    expect((await pgError(block(a, n))).code).toBe('P0002');
+    expect((await pgError(send(a, n))).code).toBe('PT404');
+    expect((await pgError(block(a, n))).code).toBe('PT404');
   });
 
   it('sees no friends rows', async () => {

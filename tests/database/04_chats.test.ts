@@ -55,10 +55,10 @@ describe('get_or_create_direct_chat()', () => {
     expect(await membersOf(c1.id)).toEqual({ [a]: 'member', [b]: 'member' });
   });
 
-  it('refuses oneself (22023) and unknown users (P0002)', async () => {
+  it('refuses oneself (22023) and unknown users (PT404)', async () => {
     const a = await createUser();
     expect((await pgError(direct(a, a))).code).toBe('22023');
-    expect((await pgError(direct(a, newUserId()))).code).toBe('P0002');
+    expect((await pgError(direct(a, newUserId()))).code).toBe('PT404');
   });
 
   it('a direct chat has no title to edit, cannot be left and cannot be deleted by a member', async () => {
@@ -140,24 +140,24 @@ describe('as a group owner', () => {
     expect(await notificationKinds(u)).toEqual(['chat_added']);
   });
 
-  it('adds an admin, never a second owner (22023), never an unknown user (P0002)', async () => {
+  it('adds an admin, never a second owner (22023), never an unknown user (PT404)', async () => {
     const u = await createUser();
     expect((await addMember(w.owner, w.chat, u, 'admin')).role).toBe('admin');
     expect((await pgError(addMember(w.owner, w.chat, await createUser(), 'owner'))).code).toBe('22023');
-    expect((await pgError(addMember(w.owner, w.chat, newUserId()))).code).toBe('P0002');
+    expect((await pgError(addMember(w.owner, w.chat, newUserId()))).code).toBe('PT404');
   });
 
-  it('changes roles of others, never their own nor to owner (22023), nor of a non-member (P0002)', async () => {
+  it('changes roles of others, never their own nor to owner (22023), nor of a non-member (PT404)', async () => {
     const u = await createUser();
     await addMember(w.owner, w.chat, u);
     expect((await setRole(w.owner, w.chat, u, 'admin')).role).toBe('admin');
     expect((await setRole(w.owner, w.chat, u, 'member')).role).toBe('member');
     expect((await pgError(setRole(w.owner, w.chat, w.owner, 'member'))).code).toBe('22023');
     expect((await pgError(setRole(w.owner, w.chat, u, 'owner'))).code).toBe('22023');
-    expect((await pgError(setRole(w.owner, w.chat, w.outsider, 'admin'))).code).toBe('P0002');
+    expect((await pgError(setRole(w.owner, w.chat, w.outsider, 'admin'))).code).toBe('PT404');
   });
 
-  it('removes admins and members, never themselves (42501) nor non-members (P0002)', async () => {
+  it('removes admins and members, never themselves (42501) nor non-members (PT404)', async () => {
     const [u, v] = [await createUser(), await createUser()];
     await addMember(w.owner, w.chat, u, 'admin');
     await addMember(w.owner, w.chat, v);
@@ -167,7 +167,7 @@ describe('as a group owner', () => {
     expect(m[u]).toBeUndefined();
     expect(m[v]).toBeUndefined();
     expect((await pgError(removeMember(w.owner, w.chat, w.owner))).code).toBe('42501');
-    expect((await pgError(removeMember(w.owner, w.chat, w.outsider))).code).toBe('P0002');
+    expect((await pgError(removeMember(w.owner, w.chat, w.outsider))).code).toBe('PT404');
   });
 
   it('cannot manage the members of a direct chat (22023)', async () => {
@@ -250,7 +250,7 @@ describe('leave_chat()', () => {
     await leave(w.member, w.chat);
     expect((await membersOf(w.chat))[w.member]).toBeUndefined();
     expect(await asUser(w.member, (tx) => tx`select id from public.chats where id = ${w.chat}`)).toEqual([]);
-    expect((await pgError(leave(w.member, w.chat))).code).toBe('P0002');
+    expect((await pgError(leave(w.member, w.chat))).code).toBe('PT404');
   });
 
   it('the owner leaves: the longest-standing admin becomes owner, even if a member joined earlier', async () => {
@@ -301,18 +301,18 @@ describe('as a non-member', () => {
     expect(await asUser(w.outsider, (tx) => tx`select * from public.chat_members where chat_id = ${w.chat}`)).toEqual([]);
   });
 
-  it('cannot join uninvited: insert refused (42501), add_chat_member of themselves refused (P0002)', async () => {
+  it('cannot join uninvited: insert refused (42501), add_chat_member of themselves refused (PT404)', async () => {
     expect((await pgError(asUser(w.outsider, (tx) => tx`insert into public.chat_members (chat_id, user_id, role) values (${w.chat}, ${w.outsider}, 'owner')`))).code).toBe('42501');
-    expect((await pgError(addMember(w.outsider, w.chat, w.outsider))).code).toBe('P0002');
+    expect((await pgError(addMember(w.outsider, w.chat, w.outsider))).code).toBe('PT404');
     expect((await membersOf(w.chat))[w.outsider]).toBeUndefined();
   });
 
   it('cannot rename, delete, manage or leave the chat', async () => {
     expect(await asUser(w.outsider, (tx) => tx`update public.chats set title = 'x' where id = ${w.chat} returning id`)).toEqual([]);
     expect(await asUser(w.outsider, (tx) => tx`delete from public.chats where id = ${w.chat} returning id`)).toEqual([]);
-    expect((await pgError(removeMember(w.outsider, w.chat, w.member))).code).toBe('P0002');
-    expect((await pgError(setRole(w.outsider, w.chat, w.member, 'admin'))).code).toBe('P0002');
-    expect((await pgError(leave(w.outsider, w.chat))).code).toBe('P0002');
+    expect((await pgError(removeMember(w.outsider, w.chat, w.member))).code).toBe('PT404');
+    expect((await pgError(setRole(w.outsider, w.chat, w.member, 'admin'))).code).toBe('PT404');
+    expect((await pgError(leave(w.outsider, w.chat))).code).toBe('PT404');
   });
 
   it('a removed member is a non-member from then on', async () => {
@@ -356,18 +356,18 @@ describe('as a blocked user', () => {
 
 // =============================================================================
 describe('as a user with no profile yet', () => {
-  it('cannot create chats until ensure_profile() (P0002)', async () => {
+  it('cannot create chats until ensure_profile() (PT404)', async () => {
     const [n, b] = [newUserId(), await createUser()];
-    expect((await pgError(direct(n, b))).code).toBe('P0002');
-    expect((await pgError(group(n, 'G', [b]))).code).toBe('P0002');
-    expect((await pgError(assistant(n))).code).toBe('P0002');
+    expect((await pgError(direct(n, b))).code).toBe('PT404');
+    expect((await pgError(group(n, 'G', [b]))).code).toBe('PT404');
+    expect((await pgError(assistant(n))).code).toBe('PT404');
     await asUser(n, (tx) => tx`select public.ensure_profile()`);
     expect((await direct(n, b)).kind).toBe('direct');
   });
 
-  it('cannot be the peer of a direct chat (P0002) and sees no chats', async () => {
+  it('cannot be the peer of a direct chat (PT404) and sees no chats', async () => {
     const [a, n] = [await createUser(), newUserId()];
-    expect((await pgError(direct(a, n))).code).toBe('P0002');
+    expect((await pgError(direct(a, n))).code).toBe('PT404');
     expect(await asUser(n, (tx) => tx`select * from public.chats`)).toEqual([]);
     expect(await asUser(n, (tx) => tx`select * from public.chat_members`)).toEqual([]);
   });

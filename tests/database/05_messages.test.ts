@@ -231,9 +231,9 @@ describe('as a non-member', () => {
     expect((await pgError(send(x, chat, 'let me in'))).code).toBe('42501');
   });
 
-  it('cannot edit or delete a message (0 rows) nor mark the chat read (P0002)', async () => {
+  it('cannot edit or delete a message (0 rows) nor mark the chat read (PT404)', async () => {
     expect(await asUser(x, (tx) => tx`update public.messages set content = 'x' where id = ${msg.id} returning id`)).toEqual([]);
-    expect((await pgError(asUser(x, (tx) => tx`select public.mark_chat_read(${chat})`))).code).toBe('P0002');
+    expect((await pgError(asUser(x, (tx) => tx`select public.mark_chat_read(${chat})`))).code).toBe('PT404');
   });
 
   it('a removed member loses access, even to their own old messages', async () => {
@@ -432,13 +432,13 @@ describe('mark_chat_read()', () => {
     expect(fwd!.last_read_message_id).toBe(three.id);
   });
 
-  it('refuses a message of another chat or an unknown one (P0002)', async () => {
+  it('refuses a message of another chat or an unknown one (PT404)', async () => {
     const [a, b] = [await createUser(), await createUser()];
     const chat = await direct(a, b);
     const other = await group(a, []);
     const m = await send(a, other, 'elsewhere');
-    expect((await pgError(asUser(a, (tx) => tx`select public.mark_chat_read(${chat}, ${m.id})`))).code).toBe('P0002');
-    expect((await pgError(asUser(a, (tx) => tx`select public.mark_chat_read(${chat}, ${crypto.randomUUID()})`))).code).toBe('P0002');
+    expect((await pgError(asUser(a, (tx) => tx`select public.mark_chat_read(${chat}, ${m.id})`))).code).toBe('PT404');
+    expect((await pgError(asUser(a, (tx) => tx`select public.mark_chat_read(${chat}, ${crypto.randomUUID()})`))).code).toBe('PT404');
   });
 
   it('on an empty chat returns the membership unchanged', async () => {

@@ -107,12 +107,12 @@ describe('messages', () => {
     const ghost = randomUUID();
     const theirs = await answer(mallory, (tx) => tx`select public.mark_chat_read(${secret})`, secret);
     const none = await answer(mallory, (tx) => tx`select public.mark_chat_read(${ghost})`, ghost);
-    expect(theirs.code).toBe('P0002');
+    expect(theirs.code).toBe('PT404');
     expect(none).toEqual(theirs);
     // A member naming a message of another chat gets the answer of a message that does not exist.
     const other = await answer(mallory, (tx) => tx`select public.mark_chat_read(${mallorysChat}, ${secretMessage})`, secretMessage, mallorysChat);
     const ghostMsg = await answer(mallory, (tx) => tx`select public.mark_chat_read(${mallorysChat}, ${ghost})`, ghost, mallorysChat);
-    expect(other.code).toBe('P0002');
+    expect(other.code).toBe('PT404');
     expect(ghostMsg).toEqual(other);
   });
 });
@@ -129,7 +129,7 @@ describe('chats', () => {
     for (const [name, call] of calls) {
       const theirs = await answer(mallory, call(secret), secret);
       const none = await answer(mallory, call(ghost), ghost);
-      expect(theirs.code, name).toBe('P0002');
+      expect(theirs.code, name).toBe('PT404');
       expect(none, name).toEqual(theirs);
     }
   });
@@ -149,7 +149,7 @@ describe('friends', () => {
     for (const fn of ['accept_friend_request', 'decline_friend_request', 'cancel_friend_request']) {
       const theirs = await answer(mallory, (tx) => tx`select ${tx(`public.${fn}`)}(${req})`, req);
       const none = await answer(mallory, (tx) => tx`select ${tx(`public.${fn}`)}(${ghost})`, ghost);
-      expect(theirs.code, fn).toBe('P0002');
+      expect(theirs.code, fn).toBe('PT404');
       expect(none, fn).toEqual(theirs);
     }
   });
@@ -158,7 +158,7 @@ describe('friends', () => {
     const ghost = `user_${randomBytes(8).toString('hex')}`;
     const real = await answer(mallory, (tx) => tx`select public.remove_friend(${alice})`, alice);
     const none = await answer(mallory, (tx) => tx`select public.remove_friend(${ghost})`, ghost);
-    expect(real.code).toBe('P0002');
+    expect(real.code).toBe('PT404');
     expect(none).toEqual(real);
   });
 });

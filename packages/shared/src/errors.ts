@@ -18,7 +18,7 @@ export const ERROR_STATUS = {
   insufficient_credits: 402,
   /** 403: signed in but not allowed (SQLSTATE 42501 from an RPC or policy). */
   forbidden: 403,
-  /** 404: no such resource, or not visible to the caller (SQLSTATE P0002). */
+  /** 404: no such resource, or not visible to the caller (SQLSTATE PT404, which PostgREST answers with HTTP 404). */
   not_found: 404,
   /** 405: the function does not answer this HTTP method (the `Allow` header lists the ones it does). */
   method_not_allowed: 405,

@@ -7,7 +7,7 @@
  * - Postgres errors raised by our RPCs and policies: mapped by SQLSTATE
  *   (https://www.postgresql.org/docs/current/errcodes-appendix.html):
  *     42501 insufficient_privilege → 403 (401 when the database says "not signed in")
- *     P0002 no_data_found → 404          22023 invalid_parameter_value → 400
+ *     PT404 (PostgREST: HTTP 404) → 404  22023 invalid_parameter_value → 400
  *     23505 unique_violation → 409       23514 check_violation → 400
  *     23502 not_null_violation, 22P02 invalid_text_representation, 22001
  *     string_data_right_truncation → 400     23503 foreign_key_violation → 409
@@ -75,7 +75,7 @@ export function fromPgError(e: PgErrorLike): HttpError | null {
       return /not signed in/i.test(msg)
         ? new HttpError('unauthorized', msg)
         : new HttpError('forbidden', msg);
-    case 'P0002':
+    case 'PT404':
       return new HttpError('not_found', msg);
     case '22023':
     case '23514':
