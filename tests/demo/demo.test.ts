@@ -1,21 +1,26 @@
 /**
- * `npm run demo` in CI: plays the journey of seed 000 on a throw-away stack of
- * its own (`node stack/demo/demo.mjs --own-stack`: its own PostgreSQL, every
- * function in Deno, stand-ins for Clerk, OpenAI, DeepSeek, Stripe and
- * Cloudinary) as a child process, and checks that it completes (exit 0) and
- * that its transcript shows each milestone. The demo checks every step
- * itself; this test makes sure it ran them all. On failure the whole
+ * `npm run demo` in CI: plays the primary user journey through supabase-js on
+ * a throw-away stack of its own (`node stack/demo/demo.mjs --own-stack`: its
+ * own PostgreSQL, every function in Deno, PostgREST and the API gateway,
+ * stand-ins for Clerk, OpenAI, DeepSeek, Stripe and Cloudinary) as a child
+ * process, and checks that it completes (exit 0), that its transcript shows
+ * each milestone, and that it leaves nothing running. The demo checks every
+ * step itself; this test makes sure it ran them all. On failure the whole
  * transcript is printed.
  */
 import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { ROOT } from '../../stack/runtime/db.mjs';
 
 const TIMEOUT_MS = 240_000;
 
-/** Runs the demo; resolves with its exit code (null when killed) and its whole output. */
-function runDemo(): Promise<{ code: number | null; signal: NodeJS.Signals | null; transcript: string }> {
+/**
+ * Runs the demo; resolves with its exit code (null when killed) and its whole
+ * output. `interruptWhen`: send SIGINT (Ctrl-C) once the transcript matches it.
+ */
+function runDemo(interruptWhen?: RegExp): Promise<{ code: number | null; signal: NodeJS.Signals | null; transcript: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'stack/demo/demo.mjs'), '--own-stack'], {
       cwd: ROOT,
@@ -23,8 +28,16 @@ function runDemo(): Promise<{ code: number | null; signal: NodeJS.Signals | null
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let transcript = '';
-    child.stdout.on('data', (d) => (transcript += d));
-    child.stderr.on('data', (d) => (transcript += d));
+    let interrupted = false;
+    const onData = (d: Buffer) => {
+      transcript += d;
+      if (interruptWhen && !interrupted && interruptWhen.test(transcript)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     // Past the deadline: SIGINT first, so the demo stops its stack, then SIGKILL.
     const soft = setTimeout(() => child.kill('SIGINT'), TIMEOUT_MS - 20_000);
     const hard = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS - 5_000);
@@ -37,9 +50,23 @@ function runDemo(): Promise<{ code: number | null; signal: NodeJS.Signals | null
   });
 }
 
+/** What is still up of the stack the transcript names: its gateway answering, processes with its state folder on their command line. */
+async function leftovers(transcript: string) {
+  const api = /API (http:\/\/127\.0\.0\.1:\d+)/.exec(transcript)?.[1];
+  const answering = api ? await fetch(`${api}/health`).then(() => true, () => false) : false;
+  const processes: string[] = [];
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.includes('chat-with-me-demo-')) processes.push(`${pid}: ${cmd.replace(/\0/g, ' ').slice(0, 120)}`);
+  }
+  return { api, answering, processes };
+}
+
 /** What the transcript must show, in this order. */
 const MILESTONES = [
   /Stack: --own-stack: starting a throw-away stack/,
+  /API http:\/\/127\.0\.0\.1:\d+ \(Data API \/rest\/v1, functions \/functions\/v1\)/,
   /providers: clerk local, openai local, deepseek local, stripe local, cloudinary local/,
   /user\.created for Alice Archer \(user_\w+\) → 200 created/,
   /user\.created for Bob Baker .* → 200 created/,
@@ -53,7 +80,7 @@ const MILESTONES = [
   /Alice's inbox: Bob Baker\s+unread 1/,
   /`read` event on chat:<direct>/,
   /Alice's inbox: 0 unread everywhere/,
-  /sets credits\.low_balance_threshold_micro_usd from/,
+  /Admin\s+\(Alice Martin, the seed's admin, in her admin app\) sets credits\.low_balance_threshold_micro_usd from/,
   /AI\s+This is the local AI stand-in answering/,
   /restores credits\.low_balance_threshold_micro_usd to \$0\.500000/,
   /ai_interactions \(as Alice\): openai\/gpt-6-luna, \d+ prompt \+ \d+ completion tokens, cost \$0\.\d{6}/,
@@ -67,7 +94,8 @@ const MILESTONES = [
   /recorded in media \(as Bob reads it\): png 48×32/,
   /Carol reads it: 48×32/,
   /Alice\s+balance\s+\$5\.\d{6} = sum of 3 ledger entries \(ai_usage, grant, topup\)/,
-  /ledger_mismatches\(\) → no rows/,
+  /\(secret key, service_role\) 3 wallets and \d+ ledger entries: every wallet = sum of its ledger, nothing held/,
+  /no Realtime server runs locally: the broadcasts are the rows written to realtime\.messages/,
   /user:<alice>\s+balance ×3, chat_added ×2, notification ×4/,
   /user:<bob>\s+.*media ×1/,
   /chat:<direct>\s+INSERT ×2, read ×1, UPDATE ×1/,
@@ -77,7 +105,7 @@ const MILESTONES = [
 ];
 
 it(
-  'npm run demo -- --own-stack plays the whole journey of seed 000 and exits 0',
+  'npm run demo -- --own-stack plays the whole journey through supabase-js, exits 0 and leaves nothing running',
   async () => {
     const { code, signal, transcript } = await runDemo();
     const missing = MILESTONES.filter((m) => !m.test(transcript));
@@ -94,7 +122,24 @@ it(
     expect(outOfOrder.map(String), 'milestones out of order').toEqual([]);
     expect(transcript, 'no session token in the transcript').not.toMatch(/eyJ[\w-]{10,}\.[\w-]{10,}\./);
     expect(transcript, 'no signing secret in the transcript').not.toMatch(/whsec_|sk_test_standin/);
+    expect(transcript, 'no API key in the transcript').not.toMatch(/sb_secret_|sb_publishable_/);
     expect(transcript, 'no database password in the transcript').not.toMatch(/postgres:postgres@/);
+    const left = await leftovers(transcript);
+    expect(left.api, 'the transcript names the API URL').toBeDefined();
+    expect(left, 'nothing of the throw-away stack keeps running').toMatchObject({ answering: false, processes: [] });
+  },
+  TIMEOUT_MS,
+);
+
+it(
+  'Ctrl-C in the middle of the journey stops the throw-away stack and exits non-zero',
+  async () => {
+    const { code, transcript } = await runDemo(/ 3\. A direct chat/);
+    if (code === 0 || !/Interrupted: stopping the throw-away stack/.test(transcript)) console.log(`--- demo transcript (exit ${code}) ---\n${transcript}`);
+    expect(code, 'exit code after SIGINT').not.toBe(0);
+    expect(transcript).toMatch(/Interrupted: stopping the throw-away stack/);
+    expect(transcript).not.toMatch(/The journey completed/);
+    expect(await leftovers(transcript), 'nothing of the throw-away stack keeps running').toMatchObject({ answering: false, processes: [] });
   },
   TIMEOUT_MS,
 );
