@@ -201,11 +201,8 @@ describe('chat RPCs', () => {
 });
 
 describe('HTTP status of "not found"', () => {
-  // BUG: P0002 ("chat not found", "user not found") is documented as 404 but
-  // PostgREST 12.0.2 answers it with 500 (P0* except P0001 → 500,
-  // https://docs.postgrest.org/en/v12/references/errors.html#sqlstate).
-  // Fix: raise sqlstate 'PT404'.
-  it.fails('leave_chat of a chat the caller is not in: 404', async () => {
-    expect((await w.as.dave.rpc('leave_chat', { p_chat_id: w.group })).status).toBe(404);
+  // Was a bug: P0002 answered HTTP 500 through PostgREST 12; now PT404 → 404.
+  it('leave_chat of a chat the caller is not in: 404 with a PostgREST error body', async () => {
+    expectNotFound(await w.as.dave.rpc('leave_chat', { p_chat_id: w.group }));
   });
 });

@@ -154,14 +154,11 @@ describe('friend request RPCs', () => {
 });
 
 describe('HTTP status of "not found"', () => {
-  // BUG: RPCs raise P0002 for "not found" and the migrations and README promise
-  // HTTP 404, but PostgREST 12.0.2 maps P0* (except P0001) to 500
-  // (https://docs.postgrest.org/en/v12/references/errors.html#sqlstate), so a
-  // client sees a server error for an unknown user or request. Fix: raise
-  // sqlstate 'PT404' (PostgREST answers PTxyz with status xyz).
-  it.fails('send_friend_request to an unknown user, accept of an unknown request: 404', async () => {
-    expect((await w.as.dave.rpc('send_friend_request', { p_user_id: 'user_doesNotExist000000' })).status).toBe(404);
-    expect((await w.as.dave.rpc('accept_friend_request', { p_request_id: randomUUID() })).status).toBe(404);
+  // Was a bug: P0002 answered HTTP 500 through PostgREST 12 (P0* except P0001
+  // → 500); "not found" is now PT404 → 404.
+  it('send_friend_request to an unknown user, accept of an unknown request: 404 with a PostgREST error body', async () => {
+    expectNotFound(await w.as.dave.rpc('send_friend_request', { p_user_id: 'user_doesNotExist000000' }));
+    expectNotFound(await w.as.dave.rpc('accept_friend_request', { p_request_id: randomUUID() }));
   });
 });
 

@@ -41,15 +41,12 @@ export function expectRefused(res: Answer<unknown>, status: number | number[], c
 export const expectNoPrivilege = (res: Answer<unknown>, anon = false) => expectRefused(res, anon ? 401 : 403, '42501');
 
 /**
- * "Not found" from an RPC: SQLSTATE P0002 with a message. The migrations
- * document P0002 as HTTP 404, but PostgREST 12 answers every P0* code other
- * than P0001 with 500 (https://docs.postgrest.org/en/v12/references/errors.html#sqlstate):
- * BUG pinned by the `it.fails` "not found answers 404" test of each suite, so
- * this helper accepts the 500 that PostgREST gives today and the 404 (P0002
- * replaced by PT404) that the docs promise.
+ * "Not found" from an RPC: SQLSTATE PT404, which PostgREST answers with HTTP
+ * 404 (https://docs.postgrest.org/en/v12/references/errors.html#raise-errors-with-http-status-codes).
+ * (P0002, used before, is a 500 through PostgREST 12.)
  */
 export function expectNotFound(res: Answer<unknown>) {
-  expectRefused(res, [404, 500], /^(P0002|PT404)$/);
+  expectRefused(res, 404, 'PT404');
 }
 
 /** Asserts success and returns the data. */
