@@ -10,6 +10,7 @@ import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseSseText } from '@chat-with-me/shared';
+import { vi } from 'vitest';
 import { ROOT } from '../../stack/runtime/db.mjs';
 import { startOpenAIStandin } from '../../stack/standins/openai.mjs';
 import { sessionToken } from '../helpers/clerk.js';
@@ -155,15 +156,16 @@ export async function sseEvents(res: Response): Promise<{ event: string; data: a
   return parseSseText(text).map((e) => ({ event: e.event, data: JSON.parse(e.data) }));
 }
 
-/** Waits until `check` returns a truthy value (polling every 50 ms, up to `ms`). */
-export async function eventually<T>(check: () => Promise<T>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Waits until `check` returns a truthy value (vitest's `vi.waitFor`, polling every 50 ms, up to `ms`). */
+export function eventually<T>(check: () => Promise<T>, ms = 10_000): Promise<T> {
+  return vi.waitFor(
+    async () => {
+      const v = await check();
+      if (!v) throw new Error('condition not met in time');
+      return v;
+    },
+    { timeout: ms, interval: 50 },
+  );
 }
 
 /** The ai_interactions rows of a user, oldest first. */

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ROOT } from '../../stack/runtime/db.mjs';
 import { discoverFunctions, LOCAL_KEYS, readFunctionsConfig } from '../../stack/runtime/functions.mjs';
 import { sessionToken } from '../helpers/clerk.js';
@@ -94,7 +94,7 @@ describe('workers', () => {
     const health = workers.find((w) => w.name === 'health')!;
     expect(health.pid).toBeGreaterThan(0);
     process.kill(health.pid!, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 200));
+    await vi.waitFor(() => expect(fns.workers().find((w) => w.name === 'health')!.pid).toBeNull(), { timeout: 5000, interval: 20 });
     const res = await fetch(`${fns.url}/health`);
     expect(res.status).toBe(200);
     const again = fns.workers().find((w) => w.name === 'health')!;
