@@ -1,0 +1,160 @@
+/**
+ * The README's client snippet ("Connecting a client"), run as written against
+ * the test stack, the way an app runs it: the ```ts block is taken from
+ * README.md, compiled from TypeScript with esbuild (types stripped, imports
+ * kept) and run by plain Node (no bundler, no loader: `@supabase/supabase-js`
+ * and `@chat-with-me/shared` resolve from node_modules, the latter to its
+ * build). The app's globals are provided as an app has them: SUPABASE_URL and
+ * SUPABASE_PUBLISHABLE_KEY (the stack's API URL and publishable key), `clerk`
+ * whose `session.getToken()` returns a session token of the Clerk stand-in,
+ * `chatId` (a chat the user is in), `me`, `render`, `showTyping` and `show`
+ * (recorders), and `WebSocket` (browsers have one; Node 20 does not).
+ *
+ * There is no Realtime server locally yet: the snippet's channels cannot
+ * join, which must not break the rest. The test asserts what the Data API and
+ * the functions did: the RPCs answered 2xx and the message is stored as the
+ * user; ai-chat was called as the user (an answer streamed, or, on a stack
+ * without an AI provider, the typed client's 503 naming the missing key: the
+ * token was accepted and the chat found before the provider was needed).
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { transform } from 'esbuild';
+import { describe, expect, inject, it } from 'vitest';
+import { ROOT } from '../../stack/runtime/db.mjs';
+import { clerkToken, clientAs, serviceClient } from '../helpers/client.ts';
+import { createUser } from '../helpers/db.ts';
+
+const run = promisify(execFile);
+
+/** The ```ts block of the README section "Connecting a client". */
+async function readmeSnippet(): Promise<string> {
+  const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
+  const section = readme.split(/^## Connecting a client\s*$/m)[1]?.split(/^## /m)[0] ?? '';
+  const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!block) throw new Error('README.md: no ```ts block under "## Connecting a client"');
+  return block;
+}
+
+/**
+ * Runs the snippet in a child `node` with the app's globals; resolves with
+ * what it did: HTTP requests (method, path, status), calls of the globals,
+ * WebSocket attempts, and the error it ended with, if any.
+ */
+async function runSnippet(snippetTs: string, env: Record<string, string>) {
+  const js = (await transform(snippetTs, { loader: 'ts', format: 'esm', target: 'node20' })).code;
+  // Under node_modules/ so Node resolves the app's imports from the project's node_modules.
+  await mkdir(path.join(ROOT, 'node_modules/.cache'), { recursive: true });
+  const dir = await mkdtemp(path.join(ROOT, 'node_modules/.cache/readme-snippet-'));
+  try {
+    await writeFile(path.join(dir, 'snippet.mjs'), js);
+    await writeFile(
+      path.join(dir, 'app.mjs'),
+      `
+import ws from 'ws';
+const report = { requests: [], rendered: [], typing: [], shown: [], websockets: 0, error: null, completed: false };
+const realFetch = globalThis.fetch;
+globalThis.fetch = async (input, init) => {
+  const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+  const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+  try {
+    const res = await realFetch(input, init);
+    report.requests.push({ method, path: url.pathname, status: res.status });
+    return res;
+  } catch (e) {
+    report.requests.push({ method, path: url.pathname, status: 0 });
+    throw e;
+  }
+};
+// A browser's WebSocket (Node 20 has none); counted, so the test sees Realtime was tried.
+globalThis.WebSocket = class extends ws { constructor(...a) { super(...a); report.websockets += 1; this.on('error', () => {}); } };
+globalThis.SUPABASE_URL = process.env.SUPABASE_URL;
+globalThis.SUPABASE_PUBLISHABLE_KEY = process.env.SUPABASE_PUBLISHABLE_KEY;
+globalThis.clerk = { session: { getToken: async () => process.env.CLERK_TOKEN } };
+globalThis.chatId = process.env.CHAT_ID;
+globalThis.me = process.env.ME;
+globalThis.render = (record) => report.rendered.push(record);
+globalThis.showTyping = (t) => report.typing.push(t);
+globalThis.show = (event) => report.shown.push(event.event);
+try {
+  await import('./snippet.mjs');
+  report.completed = true;
+} catch (e) {
+  report.error = { name: e?.name, status: e?.status, code: e?.code, message: String(e?.message ?? e) };
+}
+console.log('REPORT ' + JSON.stringify(report));
+process.exit(0); // Realtime keeps retrying its socket: the app's session ends here
+`,
+    );
+    const { stdout, stderr } = await run(process.execPath, [path.join(dir, 'app.mjs')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: '', ...env },
+      timeout: 60_000,
+    });
+    const line = stdout.split('\n').find((l) => l.startsWith('REPORT '));
+    if (!line) throw new Error(`the snippet printed no report\n${stdout}\n${stderr}`);
+    return JSON.parse(line.slice('REPORT '.length)) as {
+      requests: { method: string; path: string; status: number }[];
+      rendered: unknown[];
+      typing: unknown[];
+      shown: string[];
+      websockets: number;
+      error: { name?: string; status?: number; code?: string; message: string } | null;
+      completed: boolean;
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('README "Connecting a client"', () => {
+  it('runs as written against the local API: RPCs and the typed functions client as the Clerk user; Realtime failing does not break it', async () => {
+    const snippet = await readmeSnippet();
+    // The snippet is the one an app writes: supabase-js with accessToken, the shared package.
+    expect(snippet).toMatch(/createClient\(SUPABASE_URL, SUPABASE_PUBLISHABLE_KEY/);
+    expect(snippet).toMatch(/accessToken:/);
+
+    const me = await createUser();
+    const { data: chat, error } = await clientAs(me).rpc('create_assistant_chat', { p_title: 'README snippet' }).single();
+    expect(error).toBeNull();
+    const chatId = chat!.id;
+
+    const report = await runSnippet(snippet, {
+      SUPABASE_URL: inject('apiUrl'),
+      SUPABASE_PUBLISHABLE_KEY: inject('publishableKey'),
+      CLERK_TOKEN: await clerkToken(me, { ttlSeconds: 600 }),
+      CHAT_ID: chatId,
+      ME: me,
+    });
+
+    const status = (p: string) => report.requests.filter((r) => r.path === p).map((r) => r.status);
+    // The Data API, as the user (publishable key + Clerk token): each RPC answered 2xx.
+    for (const rpc of ['ensure_profile', 'get_inbox', 'send_message']) {
+      const got = status(`/rest/v1/rpc/${rpc}`);
+      expect(got.length, `POST /rest/v1/rpc/${rpc} was called`).toBe(1);
+      expect(got[0], `${rpc} status`).toBeGreaterThanOrEqual(200);
+      expect(got[0], `${rpc} status`).toBeLessThan(300);
+    }
+    const { data: stored } = await serviceClient().from('messages').select('sender_id, content, kind').eq('chat_id', chatId);
+    expect(stored, 'the snippet’s message, stored as the user').toEqual([{ sender_id: me, content: 'hi', kind: 'text' }]);
+
+    // Realtime was tried (the socket cannot join locally) and broke nothing.
+    expect(report.websockets, 'supabase-js opened a Realtime socket').toBeGreaterThan(0);
+    expect(report.rendered).toEqual([]);
+
+    // The functions, through the shared typed client with the Clerk token.
+    expect(status('/functions/v1/ai-chat').length, 'POST /functions/v1/ai-chat was called').toBe(1);
+    if (report.completed) {
+      expect(report.error).toBeNull();
+      expect(report.shown[0]).toBe('start');
+      expect(report.shown.at(-1)).toBe('done');
+    } else {
+      // The suite's stack runs no AI provider: ai-chat found the chat as the user, then needed a provider key.
+      expect(report.error).toMatchObject({ name: 'FunctionsError', status: 503 });
+      expect(report.error?.message).toMatch(/OPENAI_API_KEY|not configured/i);
+      expect(report.shown).toEqual([]);
+    }
+  }, 90_000);
+});
