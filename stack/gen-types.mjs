@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 /**
  * `npm run gen:types`: regenerates packages/shared/src/database.types.ts with
- * `supabase gen types typescript --schema public` from a database migrated by
- * our migrations (the running local stack, or a throw-away one).
+ * `supabase gen types typescript --schema public --schema private` from a
+ * database migrated by our migrations (the running local stack, or a
+ * throw-away one). `public` types supabase-js; `private` (not exposed by the
+ * Data API) types the edge functions' calls of the private functions
+ * (supabase/functions/**).
  * tests/types/drift.test.ts fails when the committed file differs.
  */
 import { execFile } from 'node:child_process';
@@ -15,11 +18,11 @@ import { ROOT, startDatabase } from './runtime/db.mjs';
 
 export const TYPES_FILE = path.join(ROOT, 'packages/shared/src/database.types.ts');
 
-/** Generated Database types for `dbUrl` (schema public), as the Supabase CLI prints them. */
+/** Generated Database types for `dbUrl` (schemas public and private), as the Supabase CLI prints them. */
 export async function generateTypes(dbUrl) {
   const { stdout } = await promisify(execFile)(
     path.join(ROOT, 'node_modules/.bin/supabase'),
-    ['gen', 'types', 'typescript', `--remote=${dbUrl}`, '--schema', 'public'],
+    ['gen', 'types', 'typescript', `--remote=${dbUrl}`, '--schema', 'public', '--schema', 'private'],
     { cwd: ROOT, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, SUPABASE_TELEMETRY_DISABLED: '1' } },
   );
   return stdout;

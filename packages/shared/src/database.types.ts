@@ -3,7 +3,326 @@ export type Json = string | number | boolean | null | { [key: string]: Json | un
 
 export type Database = {
   
-  "public": {
+  "private": {
+          Tables: {
+            "identity_hash_key": {
+                  Row: {
+                    "id": boolean,"key": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "id"?: boolean,"key"?: string
+                  }
+                  Update: {
+                    "id"?: boolean,"key"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"media_deletions": {
+                  Row: {
+                    "attempts": number,"deleted_at": string | null,"last_attempt_at": string | null,"last_error": string | null,"public_id": string,"queued_at": string,"reason": string,"resource_type": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "attempts"?: number,"deleted_at"?: string | null,"last_attempt_at"?: string | null,"last_error"?: string | null,"public_id": string,"queued_at"?: string,"reason": string,"resource_type": string
+                  }
+                  Update: {
+                    "attempts"?: number,"deleted_at"?: string | null,"last_attempt_at"?: string | null,"last_error"?: string | null,"public_id"?: string,"queued_at"?: string,"reason"?: string,"resource_type"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"rate_limit_counters": {
+                  Row: {
+                    "action": string,"hits": number,"user_id": string,"window_start": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "action": string,"hits": number,"user_id": string,"window_start": string
+                  }
+                  Update: {
+                    "action"?: string,"hits"?: number,"user_id"?: string,"window_start"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"welcome_grant_days": {
+                  Row: {
+                    "day": string,"granted_micro_usd": number
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "day": string,"granted_micro_usd": number
+                  }
+                  Update: {
+                    "day"?: string,"granted_micro_usd"?: number
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"welcome_identities": {
+                  Row: {
+                    "first_seen_at": string,"identity_hash": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "first_seen_at"?: string,"identity_hash": string,"user_id": string
+                  }
+                  Update: {
+                    "first_seen_at"?: string,"identity_hash"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                }
+          }
+          Views: {
+            [_ in never]: never
+          }
+          Functions: {
+            "admin_change_credits":
+{ Args: { "p_amount_micro_usd": number,"p_deduct": boolean,"p_reason": string,"p_user_id": string }; Returns: number
+                           },
+"ai_chat_conversation":
+{ Args: { "p_chat_id": string,"p_history_limit": number,"p_model_id": string,"p_user_id": string }; Returns: {
+              "caller_name": string,"chat_id": string,"chat_kind": Database["public"]['Enums']["chat_kind"],"history": Json,"model": Json
+            }[]
+                           },
+"ai_chat_title":
+{ Args: { "p_prompt": string }; Returns: string
+                           },
+"ai_cost_micro_usd":
+{ Args: { "p_cached_input_micro_usd_per_mtok": number,"p_cached_prompt_tokens": number,"p_completion_tokens": number,"p_input_micro_usd_per_mtok": number,"p_output_micro_usd_per_mtok": number,"p_prompt_tokens": number }; Returns: number
+                           },
+"apply_payment_refunds":
+{ Args: { "p_event_id": string,"p_payment_id": string }; Returns: string
+                           },
+"assert_group_manager":
+{ Args: { "p_chat_id": string }; Returns: Database["public"]['Enums']["chat_member_role"]
+                           },
+"assert_user_exists":
+{ Args: { "p_user_id": string }; Returns: undefined
+                           },
+"audit":
+{ Args: { "p_action": string,"p_actor": string,"p_details"?: Json,"p_reason": string,"p_target_id": string,"p_target_user_id": string }; Returns: number
+                           },
+"blocked_user_ids":
+{ Args: Record<PropertyKey, never>; Returns: string[]
+                           },
+"caller_is_outsider":
+{ Args: { "p_chat_id": string,"p_sender_id": string }; Returns: boolean
+                           },
+"caller_is_suspended":
+{ Args: Record<PropertyKey, never>; Returns: boolean
+                           },
+"claim_media_deletions":
+{ Args: { "p_limit"?: number,"p_retry_after"?: string }; Returns: {
+              "attempts": number,"public_id": string,"resource_type": string
+            }[]
+                           },
+"clerk_delete_user":
+{ Args: { "p_event_id": string,"p_occurred_at"?: string,"p_user_id": string }; Returns: string
+                           },
+"clerk_upsert_user":
+{ Args: { "p_auth_provider": string,"p_avatar_url": string,"p_clerk_updated_at": string,"p_display_name": string,"p_email": string,"p_event_id": string,"p_event_type": string,"p_is_admin": boolean,"p_occurred_at"?: string,"p_user_id": string,"p_username": string,"p_verified_identities"?: (string)[] }; Returns: string
+                           },
+"config_bigint":
+{ Args: { "p_default": number,"p_key": string }; Returns: number
+                           },
+"create_pending_payment":
+{ Args: { "p_amount_minor": number,"p_credits_micro_usd": number,"p_currency": string,"p_pack_id": string,"p_session_id": string,"p_user_id": string }; Returns: Database["public"]['Tables']["payments"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "payments"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"current_user_id":
+{ Args: Record<PropertyKey, never>; Returns: string
+                           },
+"expire_ai_interactions":
+{ Args: { "p_user_id"?: string }; Returns: number
+                           },
+"expire_reservations":
+{ Args: { "p_user_id"?: string }; Returns: number
+                           },
+"fail_ai_interaction":
+{ Args: { "p_error": string,"p_error_code": string,"p_interaction_id": string,"p_latency_ms"?: number,"p_time_to_first_token_ms"?: number }; Returns: Database["public"]['Tables']["ai_interactions"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "ai_interactions"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"finish_ai_interaction":
+{ Args: { "p_answer": string,"p_cached_prompt_tokens": number,"p_client_disconnected"?: boolean,"p_completion_tokens": number,"p_error"?: string,"p_error_code"?: string,"p_finish_reason"?: string,"p_interaction_id": string,"p_latency_ms"?: number,"p_prompt": string,"p_prompt_tokens": number,"p_provider_response_id"?: string,"p_time_to_first_token_ms"?: number,"p_usage_estimated"?: boolean }; Returns: Database["public"]['Tables']["ai_interactions"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "ai_interactions"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"finish_ai_interaction_titled":
+{ Args: { "p_answer": string,"p_cached_prompt_tokens": number,"p_chat_id": string,"p_client_disconnected"?: boolean,"p_completion_tokens": number,"p_error"?: string,"p_error_code"?: string,"p_finish_reason"?: string,"p_interaction_id": string,"p_latency_ms"?: number,"p_prompt": string,"p_prompt_tokens": number,"p_provider_response_id"?: string,"p_time_to_first_token_ms"?: number,"p_usage_estimated"?: boolean }; Returns: {
+              "chat_title": string,"interaction": Database["public"]['Tables']["ai_interactions"]['Row']
+            }[]
+                           },
+"finish_media_deletion":
+{ Args: { "p_error"?: string,"p_public_id": string,"p_resource_type": string }; Returns: undefined
+                           },
+"grant_welcome_credits":
+{ Args: { "p_identities": (string)[],"p_user_id": string }; Returns: string
+                           },
+"identity_hash":
+{ Args: { "p_identity": string }; Returns: string
+                           },
+"is_admin":
+{ Args: Record<PropertyKey, never>; Returns: boolean
+                           },
+"is_blocked_between":
+{ Args: { "p_a": string,"p_b": string }; Returns: boolean
+                           },
+"ledger_mismatches":
+{ Args: Record<PropertyKey, never>; Returns: {
+              "balance_micro_usd": number,"ledger_sum_micro_usd": number,"user_id": string
+            }[]
+                           },
+"mark_payment_paid":
+{ Args: { "p_amount_total": number,"p_event_id": string,"p_payment_id": string }; Returns: string
+                           },
+"media_max_bytes":
+{ Args: { "p_purpose": string }; Returns: number
+                           },
+"my_chat_id_array":
+{ Args: Record<PropertyKey, never>; Returns: (string)[]
+                           },
+"my_chat_ids":
+{ Args: Record<PropertyKey, never>; Returns: string[]
+                           },
+"my_chat_role":
+{ Args: { "p_chat_id": string }; Returns: Database["public"]['Enums']["chat_member_role"]
+                           },
+"notify":
+{ Args: { "p_kind": string,"p_payload": Json,"p_user_id": string }; Returns: string
+                           },
+"queue_media_deletion":
+{ Args: { "p_public_id": string,"p_reason": string,"p_resource_type": string }; Returns: undefined
+                           },
+"rate_limit":
+{ Args: { "p_action": string }; Returns: undefined
+                           },
+"realtime_member_chat":
+{ Args: { "p_topic": string }; Returns: string
+                           },
+"realtime_receive_extensions":
+{ Args: { "p_topic": string }; Returns: (string)[]
+                           },
+"realtime_send_extensions":
+{ Args: { "p_topic": string }; Returns: (string)[]
+                           },
+"record_cloudinary_upload":
+{ Args: { "p_bytes": number,"p_event_id": string,"p_format": string,"p_height": number,"p_occurred_at": string,"p_original_filename": string,"p_owner_id": string,"p_public_id": string,"p_purpose": string,"p_refusal"?: string,"p_resource_type": string,"p_secure_url": string,"p_width": number }; Returns: {
+              "media_id": string,"outcome": string
+            }[]
+                           },
+"record_ledger_entry":
+{ Args: { "p_amount_micro_usd": number,"p_description"?: string,"p_kind": Database["public"]['Enums']["ledger_entry_kind"],"p_metadata"?: Json,"p_source": string,"p_source_id": string,"p_user_id": string }; Returns: Database["public"]['Tables']["credit_ledger"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "credit_ledger"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"record_webhook_event":
+{ Args: { "p_event_id": string,"p_occurred_at"?: string,"p_outcome"?: string,"p_provider": string,"p_subject_id"?: string,"p_type": string }; Returns: boolean
+                           },
+"release_reservation":
+{ Args: { "p_reservation_id": string }; Returns: Database["public"]['Tables']["credit_reservations"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "credit_reservations"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"require_admin":
+{ Args: Record<PropertyKey, never>; Returns: string
+                           },
+"require_admin_over":
+{ Args: { "p_user_id": string }; Returns: string
+                           },
+"require_user_id":
+{ Args: Record<PropertyKey, never>; Returns: string
+                           },
+"reserve_credits":
+{ Args: { "p_amount_micro_usd": number,"p_purpose"?: string,"p_reference"?: string,"p_ttl_seconds"?: number,"p_user_id": string }; Returns: Database["public"]['Tables']["credit_reservations"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "credit_reservations"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"settle_ai_interaction":
+{ Args: { "p_answer_message_id"?: string,"p_cached_prompt_tokens": number,"p_client_disconnected"?: boolean,"p_completion_tokens": number,"p_error"?: string,"p_error_code"?: string,"p_finish_reason"?: string,"p_interaction_id": string,"p_latency_ms"?: number,"p_prompt_message_id"?: string,"p_prompt_tokens": number,"p_provider_response_id"?: string,"p_time_to_first_token_ms"?: number,"p_usage_estimated"?: boolean }; Returns: Database["public"]['Tables']["ai_interactions"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "ai_interactions"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"settle_reservation":
+{ Args: { "p_cost_micro_usd": number,"p_description"?: string,"p_metadata"?: Json,"p_reservation_id": string,"p_source": string,"p_source_id": string }; Returns: Database["public"]['Tables']["credit_reservations"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "credit_reservations"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"start_ai_interaction":
+{ Args: { "p_chat_id": string,"p_context_messages"?: number,"p_estimated_prompt_tokens": number,"p_min_hold_seconds"?: number,"p_model_id": string,"p_request_id"?: string,"p_stream"?: boolean,"p_user_id": string }; Returns: Database["public"]['Tables']["ai_interactions"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "ai_interactions"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"stripe_async_payment_failed":
+{ Args: { "p_event_id": string,"p_occurred_at"?: string,"p_payment_intent_id": string,"p_session_id": string }; Returns: string
+                           },
+"stripe_async_payment_succeeded":
+{ Args: { "p_amount_total": number,"p_event_id": string,"p_occurred_at"?: string,"p_payment_intent_id": string,"p_payment_status": string,"p_session_id": string }; Returns: string
+                           },
+"stripe_charge_refunded":
+{ Args: { "p_amount_minor": number,"p_amount_refunded_minor": number,"p_charge_id": string,"p_currency": string,"p_event_id": string,"p_occurred_at"?: string,"p_payment_intent_id": string }; Returns: string
+                           },
+"stripe_checkout_completed":
+{ Args: { "p_amount_total": number,"p_event_id": string,"p_occurred_at"?: string,"p_payment_intent_id": string,"p_payment_status": string,"p_session_id": string }; Returns: string
+                           },
+"stripe_checkout_expired":
+{ Args: { "p_event_id": string,"p_occurred_at"?: string,"p_session_id": string }; Returns: string
+                           },
+"stripe_event_outcome":
+{ Args: { "p_event_id": string,"p_outcome": string }; Returns: string
+                           },
+"stripe_lock_payment":
+{ Args: { "p_payment_intent_id": string,"p_session_id": string }; Returns: Database["public"]['Tables']["payments"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "payments"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"stripe_session_paid_event":
+{ Args: { "p_amount_total": number,"p_event_id": string,"p_event_type": string,"p_occurred_at": string,"p_payment_intent_id": string,"p_payment_status": string,"p_session_id": string }; Returns: string
+                           }
+          }
+          Enums: {
+            [_ in never]: never
+          }
+          CompositeTypes: {
+            [_ in never]: never
+          }
+        },"public": {
           Tables: {
             "admin_audit_log": {
                   Row: {
@@ -810,7 +1129,11 @@ export type CompositeTypes<
   : never
 
 export const Constants = {
-  "public": {
+  "private": {
+          Enums: {
+            
+          }
+        },"public": {
           Enums: {
             "ai_interaction_status": ["pending", "succeeded", "incomplete", "failed", "aborted", "refused"],"ai_provider": ["openai", "deepseek"],"chat_kind": ["direct", "group", "assistant"],"chat_member_role": ["owner", "admin", "member"],"friend_status": ["pending", "accepted", "declined", "blocked"],"ledger_entry_kind": ["topup", "ai_usage", "refund", "grant", "adjustment"],"message_kind": ["text", "image", "file", "ai", "system"],"payment_status": ["pending", "paid", "failed", "expired", "refunded", "partially_refunded"],"reservation_status": ["held", "settled", "released", "expired"]
           }
