@@ -95,7 +95,8 @@ comment on column public.ai_models.max_output_tokens is
   'Cap sent with every call (max_completion_tokens / max_tokens) and the output size credits are reserved for; at most the provider''s own maximum.';
 comment on column public.ai_models.enabled is 'Only enabled models can be used (and are visible to users).';
 comment on column public.ai_models.is_default is
-  'The model used when a request names none. Setting it on one model clears it on the others; admin_config ai.default_model mirrors it.';
+  'The model used when a request names none (the one place that says which model is the default). '
+  'Setting it on one model clears it on the others (ai_models_single_default); ai_models_one_default_idx allows one at most.';
 comment on column public.ai_models.request_options is
   'Extra fields merged into every chat completion request for this model, e.g. {"reasoning_effort": "low"} (OpenAI) or '
   '{"thinking": {"type": "disabled"}} (DeepSeek). model, messages, stream, stream_options, max_tokens and max_completion_tokens are always ours.';
@@ -247,9 +248,6 @@ insert into public.ai_models (id, provider, display_name, input_micro_usd_per_mt
 on conflict (id) do nothing;
 
 insert into public.admin_config (key, value, description, value_type, min_value, max_value) values
-  ('ai.default_model', '"gpt-6-luna"',
-   'Model used when a request names none: an enabled ai_models id. Kept equal to the ai_models row marked is_default (changing either changes both).',
-   'string', null, null),
   ('ai.rate_limit_per_minute', '20',
    'AI requests a user may start per rolling minute; above it ai-chat answers 429 with Retry-After.', 'integer', 1, 10000),
   ('ai.rate_limit_per_day', '500',
@@ -261,61 +259,6 @@ insert into public.admin_config (key, value, description, value_type, min_value,
   ('ai.system_prompt', '"You are the AI assistant of Chat with Me, a chat app. Answer helpfully and concisely, in the language of the question. In group chats, messages from people start with their name."',
    'System message sent first with every AI call (1 to 500 characters). Counted in the context budget.', 'string', null, null)
 on conflict (key) do nothing;
-
--- -----------------------------------------------------------------------------
--- One default model, whether an admin sets it in ai_models or in admin_config
--- -----------------------------------------------------------------------------
-
-/**
- * AFTER a model becomes the default: admin_config ai.default_model follows
- * (when that setting exists).
- */
-create or replace function private.ai_default_model_to_config()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  update public.admin_config c set value = to_jsonb(new.id)
-  where c.key = 'ai.default_model' and c.value is distinct from to_jsonb(new.id);
-  return null;
-end;
-$$;
-
-create trigger ai_models_default_to_config after insert or update of is_default on public.ai_models
-  for each row when (new.is_default) execute function private.ai_default_model_to_config();
-
-/**
- * AFTER admin_config ai.default_model is written: that model becomes the
- * default of ai_models. Errors: 22023 unless the value is the id of an enabled
- * model.
- */
-create or replace function private.ai_default_model_from_config()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  if jsonb_typeof(new.value) <> 'string'
-     or not exists (select 1 from public.ai_models m where m.id = new.value #>> '{}' and m.enabled) then
-    raise exception 'ai.default_model must be the id of an enabled model of ai_models, got %', new.value::text
-      using errcode = '22023';
-  end if;
-  update public.ai_models m set is_default = true where m.id = new.value #>> '{}' and not m.is_default;
-  return null;
-end;
-$$;
-
-create trigger admin_config_ai_default_model after insert or update of value on public.admin_config
-  for each row when (new.key = 'ai.default_model') execute function private.ai_default_model_from_config();
-
--- A value left by an older seed that names no model of this catalogue follows the catalogue.
-update public.admin_config c set value = to_jsonb(m.id)
-from public.ai_models m
-where c.key = 'ai.default_model' and m.is_default
-  and not exists (select 1 from public.ai_models x where x.enabled and to_jsonb(x.id) = c.value);
 
 -- -----------------------------------------------------------------------------
 -- Helpers

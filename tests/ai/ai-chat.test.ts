@@ -11,7 +11,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { countChatTokens } from '../../stack/standins/openai.mjs';
-import { asUser, broadcastsOn, closeDb, createUser, owner } from '../helpers/db.js';
+import { asUser, broadcastsOn, closeDb, createUser, owner, superuser } from '../helpers/db.js';
 import { expectError } from '../helpers/functions.js';
 import {
   type AiStack,
@@ -756,9 +756,11 @@ describe('assistant chat titles', () => {
 });
 
 describe('the default model', () => {
-  it('is used when a request names none; admin_config ai.default_model and ai_models.is_default stay in step', async () => {
+  it('is used when a request names none; ai_models.is_default is its one source (no admin_config copy)', async () => {
     const [d] = await owner()`select id from public.ai_models where is_default`;
     const original = d!.id as string;
+    // One source: no setting repeats which model is the default.
+    expect(await owner()`select key from public.admin_config where key like 'ai.default%'`).toEqual([]);
     const user = await aiUser();
     const chat = await assistantChat(user);
     const call = await caller(stack.fns, user);
@@ -766,24 +768,25 @@ describe('the default model', () => {
       const body = AiChatResult.parse(await (await call.post({ chat_id: chat, prompt: 'which model?', stream: false })).json());
       expect(body.model).toBe(original);
 
-      // Setting the admin_config value moves the default…
-      await owner()`update public.admin_config set value = '"deepseek-v4-flash"' where key = 'ai.default_model'`;
+      // Ticking is_default on another model moves the default (and clears the old flag)…
+      await owner()`update public.ai_models set is_default = true where id = 'deepseek-v4-flash'`;
       expect(await owner()`select id from public.ai_models where is_default`).toEqual([{ id: 'deepseek-v4-flash' }]);
       const body2 = AiChatResult.parse(await (await call.post({ chat_id: chat, prompt: 'which model now?', stream: false })).json());
       expect(body2).toMatchObject({ provider: 'deepseek', model: 'deepseek-v4-flash' });
 
-      // …and ticking is_default moves the setting; a model that is not enabled is refused.
-      await owner()`update public.ai_models set is_default = true where id = 'gpt-6-sol'`;
-      expect(await owner()`select value #>> '{}' as v from public.admin_config where key = 'ai.default_model'`).toEqual([{ v: 'gpt-6-sol' }]);
-      expect(await owner()`select id from public.ai_models where is_default`).toEqual([{ id: 'gpt-6-sol' }]);
-      const bad = await owner()`update public.admin_config set value = '"gpt-4o-mini"' where key = 'ai.default_model'`.catch((e) => e);
-      expect(bad).toMatchObject({ code: '22023' });
-      const disable = await owner()`update public.ai_models set enabled = false where id = 'gpt-6-sol'`.catch((e) => e);
+      // …a second default cannot exist even when the trigger is bypassed (partial unique index)…
+      const two = await superuser().begin(async (tx) => {
+        await tx`set local session_replication_role = replica`;
+        await tx`update public.ai_models set is_default = true where id = 'gpt-6-sol'`;
+      }).catch((e) => e);
+      expect(two).toMatchObject({ code: '23505' });
+      // …and the default cannot be disabled.
+      const disable = await owner()`update public.ai_models set enabled = false where id = 'deepseek-v4-flash'`.catch((e) => e);
       expect(disable).toMatchObject({ code: '23514' });
     } finally {
       await owner()`update public.ai_models set is_default = true where id = ${original}`;
     }
-    expect(await owner()`select value #>> '{}' as v from public.admin_config where key = 'ai.default_model'`).toEqual([{ v: original }]);
+    expect(await owner()`select id from public.ai_models where is_default`).toEqual([{ id: original }]);
   });
 
   it('an unknown or disabled model is a 400 with nothing reserved', async () => {
