@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ROOT } from '../../stack/runtime/db.mjs';
+import { importMapFor } from '../../stack/gen-import-maps.mjs';
 import { discoverFunctions, LOCAL_KEYS, readFunctionsConfig } from '../../stack/runtime/functions.mjs';
 import { sessionToken } from '../helpers/clerk.js';
 import { closeDb, createUser } from '../helpers/db.js';
@@ -174,7 +175,13 @@ describe('deploy layout read by the Supabase CLI', () => {
     for (const f of fns) expect(config[f.name], f.name).toMatchObject({ verify_jwt: false });
   });
 
-  it('gives each function its own deno.json import map, in sync with the root deno.json', async () => {
+  it('gives each function its own deno.json, generated from the root deno.json (npm run functions:import-maps)', async () => {
+    for (const f of await discoverFunctions()) {
+      expect(await readFile(path.join(f.dir, 'deno.json'), 'utf8'), `${f.name}/deno.json differs: run npm run functions:import-maps`).toBe(await importMapFor(f.dir));
+    }
+  });
+
+  it("resolves each function's imports to the root deno.json's targets, npm versions pinned", async () => {
     const root = JSON.parse(await readFile(path.join(ROOT, 'deno.json'), 'utf8'));
     const resolve = (base: string, target: string) => (target.startsWith('.') ? path.resolve(base, target) : target);
     const rootImports = Object.fromEntries(Object.entries(root.imports as Record<string, string>).map(([k, v]) => [k, resolve(ROOT, v)]));
