@@ -6,7 +6,7 @@
  * Deno and the functions import src/ through their import maps instead.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -94,9 +94,10 @@ describe('@chat-with-me/shared in plain Node', () => {
   });
 
   it('is typed from the built declarations (tsc on a consumer file, NodeNext, no source condition)', async () => {
-    const dir = await mkdtemp(path.join(ROOT, '.local/consumer-'));
+    // Under node_modules/ so the consumer resolves @chat-with-me/shared as an installed package.
+    await mkdir(path.join(ROOT, 'node_modules/.cache'), { recursive: true });
+    const dir = await mkdtemp(path.join(ROOT, 'node_modules/.cache/consumer-'));
     try {
-      const { writeFile } = await import('node:fs/promises');
       await writeFile(
         path.join(dir, 'app.ts'),
         `import { createFunctionsClient, TypingPayload, type Database } from '@chat-with-me/shared';
