@@ -6,7 +6,9 @@
  *
  *   /rest/v1/*       → PostgREST (prefix stripped)
  *   /functions/v1/*  → the edge functions (stack/runtime/functions.mjs)
- *   /realtime/v1/*, /auth/v1/*, /storage/v1/*  → 404 with a JSON body naming what the local stack lacks
+ *   /realtime/v1/*   → the Realtime stand-in (stack/runtime/realtime.mjs): WebSocket
+ *                      upgrades of /realtime/v1/websocket and the REST broadcast endpoint
+ *   /auth/v1/*, /storage/v1/*  → 404 with a JSON body naming what the local stack lacks
  *
  * API keys on /rest/v1 (the `apikey` header, or the `apikey` query parameter):
  * - missing → 401 {"message":"No API key found in request", …};
@@ -44,10 +46,12 @@ const EXPOSE = 'Content-Range, Content-Location, Content-Profile, Preference-App
  *   postgrestUrl: string,
  *   functionsUrl: string | null,
  *   keys: import('./state.mjs').ApiKeys,
- * }} opts `functionsUrl`: origin of the functions server (it serves /functions/v1/…)
+ *   realtime?: { handleUpgrade: (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void, handleHttp: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> } | null,
+ * }} opts `functionsUrl`: origin of the functions server (it serves /functions/v1/…);
+ *   `realtime`: the Realtime stand-in (stack/runtime/realtime.mjs), which checks API keys itself
  * @returns {Promise<{ url: string, stop: () => Promise<void> }>}
  */
-export async function startGateway({ port, postgrestUrl, functionsUrl, keys }) {
+export async function startGateway({ port, postgrestUrl, functionsUrl, keys, realtime = null }) {
   const secret = new TextEncoder().encode(keys.jwtSecret);
   /** key → role, for the keys this stack issued */
   const roleOf = new Map([
@@ -148,6 +152,7 @@ export async function startGateway({ port, postgrestUrl, functionsUrl, keys }) {
         if (auth.authorization) headers.authorization = auth.authorization;
         return forward(req, res, fns, `${url.pathname}${url.search}`, headers);
       }
+      if (realtime && (url.pathname === '/realtime/v1' || url.pathname.startsWith('/realtime/v1/'))) return await realtime.handleHttp(req, res);
       if (url.pathname === '/health') return json(res, 200, { status: 'ok' });
       const service = /^\/(realtime|auth|storage|graphql)\/v1(\/|$)/.exec(url.pathname)?.[1];
       if (service) {
@@ -162,6 +167,12 @@ export async function startGateway({ port, postgrestUrl, functionsUrl, keys }) {
     }
   });
   server.keepAliveTimeout = 5000;
+  // WebSocket upgrades: /realtime/v1/… to the Realtime stand-in, anything else refused.
+  server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (realtime && path.startsWith('/realtime/v1/')) return realtime.handleUpgrade(req, socket, head);
+    socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"message":"no Route matched with those values"}');
+  });
   await listen(server, port, 'API_PORT');
   return {
     url: `http://127.0.0.1:${port}`,

@@ -300,3 +300,21 @@ alter publication supabase_realtime owner to postgres;
 -- in supabase/config.toml.
 -- -----------------------------------------------------------------------------
 alter database postgres set pgrst.db_schemas = 'public,graphql_public';
+
+-- -----------------------------------------------------------------------------
+-- Broadcast from the database for the local Realtime stand-in
+-- (stack/runtime/realtime.mjs). Realtime creates this publication itself on a
+-- hosted project (lib/realtime/tenants/replication_connection.ex:
+-- `CREATE PUBLICATION supabase_realtime_messages_publication FOR TABLE
+-- realtime.messages`) and streams it on a temporary slot. Here the bootstrap
+-- creates it, with publish_via_partition_root so inserts into the daily
+-- partitions arrive as rows of realtime.messages.
+-- -----------------------------------------------------------------------------
+do $$
+begin
+  if not exists (select 1 from pg_publication where pubname = 'supabase_realtime_messages_publication') then
+    create publication supabase_realtime_messages_publication for table realtime.messages
+      with (publish_via_partition_root = true);
+  end if;
+end
+$$;

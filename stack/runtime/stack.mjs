@@ -1,8 +1,8 @@
 /**
  * The whole local stack, in the order a hosted project's parts depend on
  * each other: PostgreSQL (migrations and seed applied by the Supabase CLI),
- * the edge functions (real Deno), the Data API (real PostgREST) and the API
- * gateway in front of both. Used by `npm start` (stack/start.mjs), the test
+ * the edge functions (real Deno), the Data API (real PostgREST), the Realtime
+ * stand-in (stack/runtime/realtime.mjs) and the API gateway in front of them. Used by `npm start` (stack/start.mjs), the test
  * suite (tests/setup/global.ts) and the demo's throw-away stack.
  *
  * What it prints (`env`) follows `supabase status -o env`: API_URL, DB_URL,
@@ -19,6 +19,7 @@ import { clerkDomain, readConfig } from './config.mjs';
 import { portInUseError, startGateway } from './gateway.mjs';
 import { startFunctions } from './functions.mjs';
 import { startPostgrest } from './postgrest.mjs';
+import { startRealtime } from './realtime.mjs';
 import { loadKeys, reapLeftovers, statePaths } from './state.mjs';
 import net from 'node:net';
 
@@ -133,9 +134,22 @@ export async function startStack({ stateDir, dbPort, apiPort, persistent = true,
       if (!stopping) onFatal(`PostgREST exited unexpectedly (code ${code}); see ${path.join(paths.logs, 'postgrest.log')}.`);
     });
 
+    onStep('Realtime (local stand-in)');
+    const realtime = await startRealtime({
+      dbUrl: db.superuserUrl,
+      keys,
+      jwks,
+      log: (line) => logLines.push(line),
+    });
+    cleanups.push(() => realtime.stop());
+
     const functionsOrigin = new URL(functions.url).origin;
-    const gateway = await startGateway({ port: api, postgrestUrl: postgrest.url, functionsUrl: functionsOrigin, keys });
-    cleanups.push(() => gateway.stop());
+    const gateway = await startGateway({ port: api, postgrestUrl: postgrest.url, functionsUrl: functionsOrigin, keys, realtime });
+    // Realtime's sockets first: the gateway's server closes only once upgraded sockets are gone.
+    cleanups.push(async () => {
+      await realtime.stop();
+      await gateway.stop();
+    });
     onStep(`API gateway on ${apiUrl}`);
 
     const env = {
@@ -156,6 +170,7 @@ export async function startStack({ stateDir, dbPort, apiPort, persistent = true,
       db,
       functions,
       postgrest,
+      realtime,
       /** The Clerk stand-in's folder when it is in use (tokens for seed users are minted with its key). */
       clerkStandin: functions.env.LOCAL_STANDINS?.split(',').includes('clerk') ? paths.clerk : null,
       summary: functions.summary,
