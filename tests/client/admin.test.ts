@@ -17,7 +17,7 @@ let admin: string;
 let user: string;
 let chat: string;
 let message: string;
-const KEY = 'credits.low_balance_threshold_micro_usd';
+const KEY = 'media.max_file_bytes'; // 25 MiB: a byte more or less changes no other test
 const balance = async (u: string) => BigInt((await owner()`select balance_micro_usd from public.credit_wallets where user_id = ${u}`)[0]!.balance_micro_usd);
 const auditCount = async () => (await owner()`select count(*)::int as n from public.admin_audit_log`)[0]!.n as number;
 const configValue = async (k: string) => (await owner()`select value from public.admin_config where key = ${k}`)[0]!.value;
@@ -42,7 +42,7 @@ describe('admin_config', () => {
     expect(ok(await clientAs(user).from('admin_config').update({ value: 1 }).eq('key', KEY).select())).toEqual([]);
     expect(await configValue(KEY)).toEqual(before);
     const audits = await auditCount();
-    expect(ok(await clientAs(admin).from('admin_config').update({ value: 400000 }).eq('key', KEY).select('value, updated_by'))).toEqual([{ value: 400000, updated_by: admin }]);
+    expect(ok(await clientAs(admin).from('admin_config').update({ value: 26214402 }).eq('key', KEY).select('value, updated_by'))).toEqual([{ value: 26214402, updated_by: admin }]);
     expect(await auditCount()).toBe(audits + 1);
     expectRefused(await clientAs(admin).from('admin_config').update({ value: 'lots' }).eq('key', KEY), 400, '22023');
     ok(await clientAs(admin).from('admin_config').update({ value: before }).eq('key', KEY));
@@ -80,7 +80,7 @@ describe('admin RPCs', () => {
     ['admin_suspend_user', { p_user_id: target, p_reason: 'spam wave' }],
     ['admin_restore_user', { p_user_id: target, p_reason: 'appeal ok' }],
     ['admin_delete_message', { p_message_id: message, p_reason: 'abuse' }],
-    ['admin_set_config', { p_key: KEY, p_value: 500000, p_reason: 'tuning' }],
+    ['admin_set_config', { p_key: KEY, p_value: 26214403, p_reason: 'tuning' }],
   ] as const;
 
   it('anon (401) and a plain user (403) are refused by every admin RPC; nothing is written', async () => {
