@@ -112,7 +112,7 @@ describe('credit_packs', () => {
 
   it('an admin adds, edits and deletes a pack; id and timestamps stay theirs (403); a float price is refused (400)', async () => {
     const ad = clientAs(admin);
-    const p = ok(await ad.from('credit_packs').insert({ name: 'Admin pack', price_minor: 700, currency: 'usd', credits_micro_usd: 7000000, active: false }).select().single());
+    const p = ok(await ad.from('credit_packs').insert({ name: 'Admin pack', price_minor: 700, currency: 'usd', credits_micro_usd: 7000000, active: false }).select().single()) as unknown as { id: string };
     expect(ok(await ad.from('credit_packs').update({ description: 'edited' }).eq('id', p.id).select('description'))).toEqual([{ description: 'edited' }]);
     expectNoPrivilege(await ad.from('credit_packs').update({ id: randomUUID() }).eq('id', p.id));
     expectRefused(await ad.from('credit_packs').update({ price_minor: 1.5 }).eq('id', p.id), 400, '22P02');

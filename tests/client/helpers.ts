@@ -75,9 +75,12 @@ export async function rest(sub: string | null, path: string, init: { method?: st
   return { status: res.status, headers: res.headers, body: body as any, text };
 }
 
-/** Fresh users (profile and account, as clerk-webhook creates them). */
-export async function freshUsers(n: number, opts: { is_admin?: boolean } = {}): Promise<string[]> {
-  return Promise.all(Array.from({ length: n }, (_, i) => createUser({ display_name: `Client ${i} ${randomUUID().slice(0, 6)}`, ...opts })));
+/** Up to six user ids, typed so that destructuring them needs no checks. */
+type Ids = [string, string, string, string, string, string];
+
+/** `n` (at most 6) fresh users (profile and account, as clerk-webhook creates them). */
+export async function freshUsers(n: number, opts: { is_admin?: boolean } = {}): Promise<Ids> {
+  return <Promise<Ids>>Promise.all(Array.from({ length: n }, (_, i) => createUser({ display_name: `Client ${i} ${randomUUID().slice(0, 6)}`, ...opts })));
 }
 
 export interface World {
