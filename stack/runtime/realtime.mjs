@@ -175,7 +175,7 @@ function tokenVerifier(jwks) {
  *   dbUrl: string,
  *   keys: import('./state.mjs').ApiKeys,
  *   jwks: { keys: any[] },
- *   limits?: Partial<typeof DEFAULT_LIMITS>,
+ *   limits?: Partial<Record<keyof typeof DEFAULT_LIMITS, number>>,
  *   log?: (line: string) => void,
  * }} opts `dbUrl`: a superuser URL (Realtime's own connection user; replication needs it)
  */

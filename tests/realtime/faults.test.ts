@@ -31,7 +31,7 @@ let rt: Awaited<ReturnType<typeof startRealtime>>;
 let server: http.Server;
 let url: string;
 let su: postgres.Sql;
-const clients: ReturnType<typeof createClient>[] = [];
+const clients: any[] = [];
 const client = (sub: string) => {
   const c = createClient(url, keys.publishableKey, { accessToken: () => token(sub), realtime: { transport: WebSocket as never } });
   clients.push(c);
