@@ -20,11 +20,11 @@ describe('SSE parser', () => {
     ]);
   });
 
-  it('handles CRLF and CR line ends, and chunks split anywhere (even inside a CRLF)', () => {
+  it('handles CRLF and CR line ends, and chunks split anywhere (even inside a CRLF; a final CR counts at the end)', () => {
     const text = 'event: delta\r\ndata: {"text":"héllo"}\r\n\r\nevent: delta\rdata: x\r\r';
     for (let cut = 0; cut <= text.length; cut++) {
       const p = new SseParser();
-      const events = [...p.push(text.slice(0, cut)), ...p.push(text.slice(cut))];
+      const events = [...p.push(text.slice(0, cut)), ...p.push(text.slice(cut)), ...p.end()];
       expect(events, `cut at ${cut}`).toEqual([
         { event: 'delta', data: '{"text":"héllo"}' },
         { event: 'delta', data: 'x' },

@@ -30,6 +30,8 @@ export interface SseEvent {
 export class SseParser {
   private out: SseEvent[] = [];
   private lastId: string | undefined;
+  /** The text so far ends with CR: the parser waits to see whether an LF follows. */
+  private endsWithCr = false;
   private parser: EventSourceParser = createParser({
     onEvent: (e) => {
       if (e.id !== undefined) this.lastId = e.id;
@@ -41,21 +43,28 @@ export class SseParser {
 
   /** Parses `chunk` (any split, even inside a line or a CRLF) and returns the events it completes. */
   push(chunk: string): SseEvent[] {
+    if (chunk) this.endsWithCr = chunk.endsWith('\r');
     this.parser.feed(chunk);
     return this.out.splice(0);
   }
 
-  /** Ends the stream: an event not followed by a blank line is not dispatched (per the standard). */
+  /**
+   * Ends the stream: a line end still pending (a final CR that could have
+   * been the start of a CRLF) counts, and an event not followed by a blank
+   * line is not dispatched (per the standard). Returns the events this completes.
+   */
   end(): SseEvent[] {
-    this.parser.reset({ consume: false });
-    this.out = [];
-    return [];
+    if (this.endsWithCr) this.parser.feed('\n'); // completes the CR as a line end (CRLF = one line end)
+    this.endsWithCr = false;
+    this.parser.reset();
+    return this.out.splice(0);
   }
 }
 
 /** Parses a whole `text/event-stream` body at once. */
 export function parseSseText(text: string): SseEvent[] {
-  return new SseParser().push(text);
+  const parser = new SseParser();
+  return [...parser.push(text), ...parser.end()];
 }
 
 /** Yields the events of a streamed body as they arrive. Cancelling the iteration cancels the body. */
@@ -71,7 +80,7 @@ export async function* readSseStream(body: ReadableStream<Uint8Array>): AsyncGen
       for (const ev of parser.push(decoder.decode(value, { stream: true }))) yield ev;
     }
     finished = true;
-    for (const ev of parser.push(decoder.decode())) yield ev;
+    for (const ev of [...parser.push(decoder.decode()), ...parser.end()]) yield ev;
   } finally {
     if (!finished) await reader.cancel().catch(() => {});
     reader.releaseLock();
