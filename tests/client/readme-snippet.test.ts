@@ -119,7 +119,8 @@ describe('README "Connecting a client"', () => {
     const me = await createUser();
     const { data: chat, error } = await clientAs(me).rpc('create_assistant_chat', { p_title: 'README snippet' }).single();
     expect(error).toBeNull();
-    const chatId = chat!.id;
+    const chatId = (chat as { id: string } | null)?.id ?? '';
+    expect(chatId).not.toBe('');
 
     const report = await runSnippet(snippet, {
       SUPABASE_URL: inject('apiUrl'),
