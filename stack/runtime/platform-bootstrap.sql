@@ -4,8 +4,8 @@
 -- it, created by Supabase's own images and services.
 --
 -- It recreates, small and faithful, the part of a Supabase database that our
--- migrations and tests rely on. Every section names its source; the facts are
--- collected in ../shared/PLATFORM.md (§ numbers below refer to it).
+-- migrations and tests rely on. Every section names its upstream source; the
+-- contract as a whole, with the same sources, is docs/platform.md.
 --
 -- Applied by the superuser `supabase_admin` (as on Supabase, where init scripts
 -- run before `postgres` is demoted), on every start: every statement is
@@ -14,8 +14,10 @@
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
--- Roles (§1; supabase/postgres migrations/db/init-scripts/00000000000000-initial-schema.sql,
--- 20230529180330_alter_api_roles_for_inherit.sql, 10000000000000_demote-postgres.sql)
+-- Roles (https://github.com/supabase/postgres/tree/develop/migrations/db:
+-- init-scripts/00000000000000-initial-schema.sql,
+-- migrations/20230529180330_alter_api_roles_for_inherit.sql,
+-- migrations/10000000000000_demote-postgres.sql)
 -- -----------------------------------------------------------------------------
 do $$
 begin
@@ -66,7 +68,7 @@ grant anon, authenticated, service_role to supabase_realtime_admin;
 grant create, connect, temporary on database postgres to postgres;
 
 -- -----------------------------------------------------------------------------
--- Schemas and extensions (§1 schema grants)
+-- Schemas and extensions (schema grants of the same initial-schema init script)
 -- -----------------------------------------------------------------------------
 create schema if not exists extensions;
 grant usage on schema extensions to postgres, anon, authenticated, service_role;
@@ -77,7 +79,7 @@ create extension if not exists "uuid-ossp" with schema extensions;
 grant usage, create on schema public to postgres;
 grant usage on schema public to anon, authenticated, service_role;
 
--- Default privileges in `public` (§1): Supabase grants ALL on objects created by
+-- Default privileges in `public` (initial-schema init script): Supabase grants ALL on objects created by
 -- postgres to the API roles, and the CLI revokes table, sequence and function
 -- privileges again when `[api] auto_expose_new_tables = false`
 -- (RevokeDefaultDataApiPrivilegesSql in apps/cli-go/internal/db/start/start.go).
@@ -92,8 +94,9 @@ alter default privileges for role postgres in schema public
   revoke all on functions from anon, authenticated, service_role;
 
 -- -----------------------------------------------------------------------------
--- auth schema: the JWT helpers as GoTrue finally defines them (§2;
--- supabase/auth migrations/20220224000811_update_auth_functions.up.sql and
+-- auth schema: the JWT helpers as GoTrue finally defines them
+-- (https://github.com/supabase/auth/tree/master/migrations:
+-- 20220224000811_update_auth_functions.up.sql and
 -- 20220531120530_add_auth_jwt_function.up.sql). No auth tables: identity is Clerk's.
 -- -----------------------------------------------------------------------------
 create schema if not exists auth authorization supabase_auth_admin;
@@ -146,7 +149,8 @@ grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
   to postgres, anon, authenticated, service_role;
 
 -- -----------------------------------------------------------------------------
--- realtime schema contract (§3; supabase/realtime lib/realtime/tenants/repo/migrations/)
+-- realtime schema contract
+-- (https://github.com/supabase/realtime/tree/main/lib/realtime/tenants/repo/migrations)
 -- -----------------------------------------------------------------------------
 create schema if not exists realtime authorization supabase_realtime_admin;
 grant usage on schema realtime to postgres, anon, authenticated, service_role;
@@ -282,7 +286,7 @@ alter function realtime.broadcast_changes(text, text, text, text, text, record, 
   owner to supabase_realtime_admin;
 
 -- -----------------------------------------------------------------------------
--- Publication for Postgres Changes (§4; created empty by the initial-schema
+-- Publication for Postgres Changes (created empty by the initial-schema
 -- init script, owned by postgres so projects may ALTER PUBLICATION ... ADD TABLE).
 -- -----------------------------------------------------------------------------
 do $$
@@ -296,7 +300,8 @@ alter publication supabase_realtime owner to postgres;
 
 -- -----------------------------------------------------------------------------
 -- PostgREST: the schemas the Data API exposes, as its config sets them
--- (§7: advisors read current_setting('pgrst.db_schemas')). Matches [api] schemas
+-- (the advisors, https://github.com/supabase/splinter, read
+-- current_setting('pgrst.db_schemas')). Matches [api] schemas
 -- in supabase/config.toml.
 -- -----------------------------------------------------------------------------
 alter database postgres set pgrst.db_schemas = 'public,graphql_public';

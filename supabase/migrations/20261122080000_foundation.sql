@@ -32,6 +32,19 @@ comment on schema private is
 grant usage on schema private to authenticated, service_role;
 
 -- -----------------------------------------------------------------------------
+-- Clerk user ids
+-- -----------------------------------------------------------------------------
+-- Every column that holds a user id has this type, and the RPCs that take one
+-- from a webhook check it with pg_input_is_valid(p, 'public.clerk_user_id'):
+-- the format is written here only. Clerk ids are `user_` + base62
+-- (https://clerk.com/docs/reference/backend/types/backend-user `id`); the same
+-- rule is ClerkUserId in packages/shared/src/common.ts.
+create domain public.clerk_user_id as text
+  constraint clerk_user_id_format check (value ~ '^user_[A-Za-z0-9]{1,64}$');
+comment on domain public.clerk_user_id is
+  'A Clerk user id: user_ followed by 1 to 64 letters or digits (the sub claim of a Clerk session token).';
+
+-- -----------------------------------------------------------------------------
 -- Identity helpers
 -- -----------------------------------------------------------------------------
 
@@ -72,3 +85,30 @@ begin
   return new;
 end;
 $$;
+
+-- -----------------------------------------------------------------------------
+-- Realtime topics the database publishes on (docs/realtime-topics.md; who may
+-- join which topic: 20261122080700_realtime_authorization.sql)
+-- -----------------------------------------------------------------------------
+
+/** `chat:<chat_id>`: a chat's record (message changes, read receipts, chat_updated). */
+create or replace function private.chat_topic(p_chat_id uuid)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select 'chat:' || p_chat_id::text
+$$;
+
+/** `user:<user_id>`: one user's own events (notifications, chat_added/removed, balance, media). */
+create or replace function private.user_topic(p_user_id text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select 'user:' || p_user_id
+$$;
+
+grant execute on function private.chat_topic(uuid), private.user_topic(text) to authenticated, service_role;

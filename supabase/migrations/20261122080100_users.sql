@@ -1,21 +1,23 @@
 -- =============================================================================
 -- Users: Clerk-synced profiles.
 --
--- `users` is the public profile every signed-in user may read (seed 000 USERS,
--- seed 002 profile fields). Account data only its owner may read (email, auth
+-- `users` is the public profile every signed-in user may read (name, handle,
+-- avatar, about, last seen). Account data only its owner may read (email, auth
 -- provider, admin flag) lives in `user_accounts`, so that `select *` on users
 -- never needs column tricks and another user's email is never readable.
 -- Both are written by the clerk-webhook function (service role); a user whose
 -- webhook has not arrived yet creates a minimal profile from the claims of
--- their own token with `ensure_profile()`.
+-- their own token with `ensure_profile()`. A user id is a
+-- public.clerk_user_id (foundation migration). users.avatar_media_id is
+-- declared here; its foreign key to media is added by the media migration and
+-- the trigger that checks it (users_sync_avatar) by the media uploads one.
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
 -- Tables
 -- -----------------------------------------------------------------------------
 create table public.users (
-  id text primary key
-    check (id ~ '^user_[A-Za-z0-9]{1,64}$'),
+  id public.clerk_user_id primary key,
   display_name text not null default ''
     check (char_length(display_name) <= 100),
   username extensions.citext unique
@@ -26,7 +28,9 @@ create table public.users (
     check (char_length(about) <= 500),
   last_seen_at timestamptz,
   created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now()
+  updated_at timestamptz not null default now(),
+  -- Foreign key to public.media: added by 20261122080500_media.sql (media.owner_id references users).
+  avatar_media_id uuid
 );
 comment on table public.users is
   'Public profile of a Clerk user, readable by every signed-in user. Synced by clerk-webhook; owner edits display_name, avatar_url (img.clerk.com or their own upload), about, and touches last_seen_at.';
@@ -37,9 +41,11 @@ comment on column public.users.avatar_url is
   'HTTPS URL of the avatar: Clerk''s image_url (https://img.clerk.com/…) or the secure_url of the user''s own avatar upload (avatar_media_id).';
 comment on column public.users.last_seen_at is
   'Server time of the user''s last presence heartbeat (any value the user writes becomes now()); never in the future. Shown as "last seen".';
+comment on column public.users.avatar_media_id is
+  'The avatar, when uploaded through media-sign: one of the user''s own media with purpose avatar. Setting it sets avatar_url to its secure_url; clearing it clears avatar_url.';
 
 create table public.user_accounts (
-  user_id text primary key references public.users (id) on delete cascade,
+  user_id public.clerk_user_id primary key references public.users (id) on delete cascade,
   email text check (email is null or position('@' in email) > 1),
   auth_provider text not null default 'email',
   is_admin boolean not null default false,
@@ -64,6 +70,8 @@ comment on column public.user_accounts.clerk_updated_at is
 -- Search by name or handle (search_users): trigram indexes.
 create index users_display_name_trgm_idx on public.users using gin (display_name extensions.gin_trgm_ops);
 create index users_username_trgm_idx on public.users using gin ((username::text) extensions.gin_trgm_ops);
+-- Foreign key, and the media read policy ("is someone's avatar").
+create index users_avatar_media_id_idx on public.users (avatar_media_id) where avatar_media_id is not null;
 
 create trigger users_set_updated_at before update on public.users
   for each row execute function private.set_updated_at();
@@ -128,7 +136,8 @@ create trigger user_accounts_set_updated_at before update on public.user_account
 -- -----------------------------------------------------------------------------
 grant select on public.users to authenticated;
 -- Not username: handles are Clerk's (no squatting one through the Data API).
-grant update (display_name, avatar_url, about, last_seen_at) on public.users to authenticated;
+-- avatar_media_id: checked and mirrored into avatar_url by the users_sync_avatar trigger (20261122130000_media_uploads.sql).
+grant update (display_name, avatar_url, about, last_seen_at, avatar_media_id) on public.users to authenticated;
 grant select on public.user_accounts to authenticated;
 grant select, insert, update, delete on public.users, public.user_accounts to service_role;
 

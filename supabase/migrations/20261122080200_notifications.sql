@@ -9,7 +9,7 @@
 
 create table public.notifications (
   id uuid primary key default gen_random_uuid(),
-  user_id text not null references public.users (id) on delete cascade,
+  user_id public.clerk_user_id not null references public.users (id) on delete cascade,
   kind text not null check (kind ~ '^[a-z][a-z0-9_.]{1,63}$'),
   payload jsonb not null default '{}'::jsonb,
   read_at timestamptz,
@@ -71,7 +71,7 @@ begin
       'id', new.id, 'kind', new.kind, 'payload', new.payload, 'created_at', new.created_at
     ),
     'notification',
-    'user:' || new.user_id,
+    private.user_topic(new.user_id),
     true
   );
   return null;

@@ -1,5 +1,5 @@
 -- =============================================================================
--- Friends: requests, friendships and blocks (seed 000 FRIENDS).
+-- Friends: requests, friendships and blocks.
 --
 -- One row per request: `requester_id` asked `addressee_id`. A pair has at most
 -- one live request-or-friendship row (pending or accepted) whichever side sent
@@ -15,8 +15,8 @@ comment on type public.friend_status is
 
 create table public.friends (
   id uuid primary key default gen_random_uuid(),
-  requester_id text not null references public.users (id) on delete cascade,
-  addressee_id text not null references public.users (id) on delete cascade,
+  requester_id public.clerk_user_id not null references public.users (id) on delete cascade,
+  addressee_id public.clerk_user_id not null references public.users (id) on delete cascade,
   status public.friend_status not null default 'pending',
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
@@ -376,8 +376,10 @@ begin
     raise exception 'search query must have at least 2 characters' using errcode = '22023';
   end if;
   perform private.rate_limit('user_search');
+  -- ::text: RETURN QUERY wants the declared types exactly (a public.clerk_user_id
+  -- column would be `unknown` in the generated TypeScript types).
   return query
-  select u.id, u.display_name, u.username::text, u.avatar_url, u.about
+  select u.id::text, u.display_name, u.username::text, u.avatar_url, u.about
   from public.users u
   where u.id <> v_me
     and (u.display_name operator(extensions.%) v_q

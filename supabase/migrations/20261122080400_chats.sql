@@ -1,5 +1,5 @@
 -- =============================================================================
--- Chats and their members (seed 000 CHATS; seed 003 assistant conversations).
+-- Chats and their members (direct, group and assistant conversations).
 --
 -- kinds: `direct` (exactly one per pair of users, enforced by `direct_key`),
 -- `group` (title, avatar, members with roles owner/admin/member) and
@@ -8,6 +8,9 @@
 -- messages only while a member. Chats and memberships are created and changed
 -- through RPCs; a group's owner or admins edit its title and avatar directly.
 -- Read state (last message read) lives on the membership row.
+-- chats.last_message_id and chat_members.last_read_message_id are declared and
+-- indexed here; their foreign keys to messages are added by the messages
+-- migration (messages.chat_id references chats).
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
@@ -21,7 +24,7 @@ create table public.chats (
   kind public.chat_kind not null,
   title text check (title is null or char_length(title) between 1 and 100),
   avatar_url text check (avatar_url is null or avatar_url ~ '^https://'),
-  created_by text references public.users (id) on delete set null,
+  created_by public.clerk_user_id references public.users (id) on delete set null,
   direct_key text unique,
   last_message_at timestamptz,
   last_message_id uuid,
@@ -38,10 +41,12 @@ comment on column public.chats.last_message_at is 'created_at of the newest mess
 comment on column public.chats.last_message_id is 'id of the newest message; maintained by a trigger on messages.';
 
 create index chats_created_by_idx on public.chats (created_by);
+-- Foreign key to messages (added by 20261122080600_messages.sql, which creates messages).
+create index chats_last_message_id_idx on public.chats (last_message_id);
 
 create table public.chat_members (
   chat_id uuid not null references public.chats (id) on delete cascade,
-  user_id text not null references public.users (id) on delete cascade,
+  user_id public.clerk_user_id not null references public.users (id) on delete cascade,
   role public.chat_member_role not null default 'member',
   joined_at timestamptz not null default now(),
   last_read_message_id uuid,
@@ -55,6 +60,8 @@ comment on column public.chat_members.last_read_at is
 
 -- Policy helper and "my chats" lookups.
 create index chat_members_user_id_idx on public.chat_members (user_id, chat_id);
+-- Foreign key to messages (added by 20261122080600_messages.sql).
+create index chat_members_last_read_message_id_idx on public.chat_members (last_read_message_id);
 
 create trigger chats_set_updated_at before update on public.chats
   for each row execute function private.set_updated_at();
@@ -176,11 +183,11 @@ begin
   if tg_op = 'INSERT' then
     perform realtime.send(
       jsonb_build_object('chat_id', new.chat_id, 'role', new.role),
-      'chat_added', 'user:' || new.user_id, true);
+      'chat_added', private.user_topic(new.user_id), true);
   else
     perform realtime.send(
       jsonb_build_object('chat_id', old.chat_id),
-      'chat_removed', 'user:' || old.user_id, true);
+      'chat_removed', private.user_topic(old.user_id), true);
   end if;
   return null;
 end;

@@ -1,15 +1,19 @@
 -- =============================================================================
--- Media: Cloudinary assets owned by a user (seed 000 MEDIA).
+-- Media: the table of Cloudinary assets owned by a user (avatars, chat images
+-- and files).
 --
 -- Rows are recorded by the cloudinary-webhook function (service role) after a
 -- signed direct upload; clients never write them. Messages reference media by
--- id; the read policy on media is completed by the messages migration (an
--- attachment is visible to the members of the chat it was sent in).
+-- id (messages.media_id), a user their uploaded avatar (users.avatar_media_id,
+-- whose foreign key is added here: users and media reference each other).
+-- RLS is on from here; the one read policy (owner, anyone's avatar, members of
+-- a chat it was sent in) reads messages and is created with the upload flow in
+-- 20261122130000_media_uploads.sql, as are the triggers and functions.
 -- =============================================================================
 
 create table public.media (
   id uuid primary key default gen_random_uuid(),
-  owner_id text not null references public.users (id) on delete cascade,
+  owner_id public.clerk_user_id not null references public.users (id) on delete cascade,
   public_id text not null unique,
   resource_type text not null check (resource_type in ('image', 'video', 'raw')),
   format text,
@@ -18,15 +22,29 @@ create table public.media (
   height integer check (height is null or height > 0),
   secure_url text not null check (secure_url ~ '^https://'),
   purpose text not null default 'chat_image' check (purpose in ('avatar', 'chat_image', 'chat_file')),
-  created_at timestamptz not null default now()
+  created_at timestamptz not null default now(),
+  original_filename text check (original_filename is null or char_length(original_filename) <= 255)
 );
 comment on table public.media is
   'Cloudinary assets (signed direct uploads) recorded by cloudinary-webhook. Readable by the owner and by members of chats they were sent in.';
 comment on column public.media.public_id is 'Cloudinary public_id (includes the folder, which names the owner).';
 comment on column public.media.bytes is 'Size in bytes as reported by Cloudinary.';
 comment on column public.media.purpose is 'Upload purpose signed by media-sign: avatar, chat_image or chat_file.';
+comment on column public.media.original_filename is
+  'Name of the uploaded file without extension, as Cloudinary reports it (shown for file messages).';
+comment on column public.media.owner_id is
+  'The uploader: the <user_id> of the folder chat-with-me/<user_id>/<purpose> media-sign signed.';
+comment on column public.media.format is
+  'Cloudinary format (jpg, png, …); for raw files the file extension.';
+comment on column public.media.secure_url is 'Cloudinary HTTPS delivery URL of the original.';
 
 create index media_owner_id_idx on public.media (owner_id, created_at desc);
+
+-- users.avatar_media_id (declared with users) points at a media row; deleting
+-- the row clears the avatar (the users_sync_avatar trigger clears avatar_url).
+alter table public.users
+  add constraint users_avatar_media_id_fkey foreign key (avatar_media_id)
+  references public.media (id) on delete set null;
 
 grant select on public.media to authenticated;
 grant select, insert, update, delete on public.media to service_role;

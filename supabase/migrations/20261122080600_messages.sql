@@ -1,6 +1,6 @@
 -- =============================================================================
--- Messages, read state, inbox and history (seed 000 MESSAGES; seed 002 media
--- messages, replies, forwards, edits).
+-- Messages, read state, inbox and history: text, image and file messages,
+-- replies, forwards, edits and soft deletes.
 --
 -- A member sends text, image and file messages (insert under RLS, or the
 -- idempotent `send_message` RPC); `ai` and `system` messages come from
@@ -9,6 +9,9 @@
 -- privileges). History pages by the cursor (created_at, id), never by offset.
 -- Every insert, update and delete is broadcast to the private topic
 -- `chat:<chat_id>` (realtime.broadcast_changes; event = INSERT/UPDATE/DELETE).
+-- Also here: the foreign keys of chats.last_message_id and
+-- chat_members.last_read_message_id (messages did not exist before). The read
+-- policy of media, which reads messages, is in the media uploads migration.
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
@@ -19,7 +22,7 @@ create type public.message_kind as enum ('text', 'image', 'file', 'ai', 'system'
 create table public.messages (
   id uuid primary key default gen_random_uuid(),
   chat_id uuid not null references public.chats (id) on delete cascade,
-  sender_id text default (auth.jwt() ->> 'sub') references public.users (id) on delete set null,
+  sender_id public.clerk_user_id default (auth.jwt() ->> 'sub') references public.users (id) on delete set null,
   kind public.message_kind not null default 'text',
   content text not null default '' check (char_length(content) <= 8000),
   reply_to_id uuid references public.messages (id) on delete set null,
@@ -50,15 +53,15 @@ create index messages_reply_to_id_idx on public.messages (reply_to_id) where rep
 create index messages_media_id_idx on public.messages (media_id) where media_id is not null;
 -- Foreign key to users (the unique (sender_id, client_id) constraint leads with sender_id).
 
--- chats.last_message_id points at a message (added here: messages did not exist yet).
+-- chats.last_message_id and chat_members.last_read_message_id (declared, and
+-- indexed, with their tables in 20261122080400_chats.sql) point at a message:
+-- their foreign keys are added here, as messages.chat_id references chats.
 alter table public.chats
   add constraint chats_last_message_id_fkey foreign key (last_message_id)
   references public.messages (id) on delete set null;
-create index chats_last_message_id_idx on public.chats (last_message_id);
 alter table public.chat_members
   add constraint chat_members_last_read_message_id_fkey foreign key (last_read_message_id)
   references public.messages (id) on delete set null;
-create index chat_members_last_read_message_id_idx on public.chat_members (last_read_message_id);
 
 -- -----------------------------------------------------------------------------
 -- Triggers
@@ -222,7 +225,7 @@ begin
     v_old.media_id := null;
   end if;
   perform realtime.broadcast_changes(
-    'chat:' || coalesce(new.chat_id, old.chat_id)::text,
+    private.chat_topic(coalesce(new.chat_id, old.chat_id)),
     tg_op, tg_op, tg_table_name, tg_table_schema, new, v_old
   );
   return null;
@@ -274,16 +277,6 @@ create policy "Senders can edit or delete their messages"
   with check (
     sender_id = (select auth.jwt()) ->> 'sub'
     and private.my_chat_role(chat_id) is not null
-  );
-
-create policy "Users can read their own media and media sent in their chats"
-  on public.media for select to authenticated
-  using (
-    owner_id = (select auth.jwt()) ->> 'sub'
-    or id in (
-      select m.media_id from public.messages m
-      where m.media_id is not null and m.chat_id = any ((select private.my_chat_id_array())::uuid[])
-    )
   );
 
 -- -----------------------------------------------------------------------------
@@ -409,7 +402,7 @@ begin
   if found then
     perform realtime.send(
       jsonb_build_object('user_id', v_me, 'message_id', v_msg_id, 'read_at', v_msg_at),
-      'read', 'chat:' || p_chat_id::text, true);
+      'read', private.chat_topic(p_chat_id), true);
   else
     select * into v_row from public.chat_members cm where cm.chat_id = p_chat_id and cm.user_id = v_me;
   end if;
@@ -453,6 +446,7 @@ as $$
 declare
   v_me text := private.require_user_id();
 begin
+  -- ::text on user ids: RETURN QUERY wants the declared types exactly.
   return query
   with mine as (
     select c.id, c.kind, c.title, c.avatar_url, cm.role, c.last_message_id, cm.last_read_at,
@@ -467,10 +461,10 @@ begin
     limit greatest(1, least(coalesce(p_limit, 50), 100))
   )
   select mine.id, mine.kind, mine.title, mine.avatar_url, mine.role, mine.activity_at,
-         lm.id, lm.sender_id, lm.kind,
+         lm.id, lm.sender_id::text, lm.kind,
          case when lm.deleted_at is null then lm.content end,
          lm.created_at,
-         peer.id, peer.display_name, peer.avatar_url,
+         peer.id::text, peer.display_name, peer.avatar_url,
          (select count(*) from public.messages m
           where m.chat_id = mine.id
             and m.created_at > coalesce(mine.last_read_at, '-infinity'::timestamptz)

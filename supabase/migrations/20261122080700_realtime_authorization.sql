@@ -28,7 +28,7 @@
 /**
  * The caller's chat behind a `chat:<uuid>` or `chat:<uuid>:presence` topic:
  * the chat id when the caller is a member of it, else null (also for any
- * other or malformed topic). Lower-case uuids only, as `'chat:' || uuid`
+ * other or malformed topic). Lower-case uuids only, as private.chat_topic()
  * writes them.
  */
 create or replace function private.realtime_member_chat(p_topic text)

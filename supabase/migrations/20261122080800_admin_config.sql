@@ -1,5 +1,5 @@
 -- =============================================================================
--- admin_config: parameter/value settings (seed 000 ADMIN_CONFIG) read by the
+-- admin_config: parameter/value settings read by the
 -- edge functions and edited by admins in Studio or through the Data API.
 --
 -- Values are jsonb so a number stays a number; every key is documented in its
@@ -24,7 +24,7 @@ create table public.admin_config (
   updated_by text
 );
 comment on table public.admin_config is
-  'Backend settings (rate limits, low-balance threshold, default model, context budget, …): one row per parameter. Admins edit them; functions read them.';
+  'Backend settings (rate limits, low-balance threshold, AI context budget, media size limits, …): one row per parameter. Admins edit them; functions read them.';
 comment on column public.admin_config.value is 'The setting''s value as JSON (numbers in the unit the description names).';
 comment on column public.admin_config.value_type is
   'Type every write of value is checked against: integer (within min_value..max_value), boolean, string, string_array, url_array (http(s) origins), json (anything; no setting the backend reads keeps it).';
@@ -119,7 +119,7 @@ create policy "Admins can change settings"
 -- there anyway.)
 -- =============================================================================
 create table private.rate_limit_counters (
-  user_id text not null,
+  user_id public.clerk_user_id not null,
   action text not null,
   window_start timestamptz not null,
   hits integer not null check (hits >= 0),

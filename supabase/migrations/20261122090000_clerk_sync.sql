@@ -78,7 +78,7 @@ alter table public.webhook_events enable row level security;
 -- Welcome grants: which verified identities have been seen, and the day's spend.
 create table private.welcome_identities (
   identity_hash bytea primary key,
-  user_id text not null,
+  user_id public.clerk_user_id not null,
   first_seen_at timestamptz not null default now()
 );
 comment on table private.welcome_identities is
@@ -298,7 +298,7 @@ declare
   v_inserted boolean;
   v_outcome text;
 begin
-  if p_user_id is null or p_user_id !~ '^user_[A-Za-z0-9]{1,64}$' then
+  if p_user_id is null or not pg_input_is_valid(p_user_id, 'public.clerk_user_id') then
     raise exception 'invalid Clerk user id: %', p_user_id using errcode = '22023';
   end if;
   if p_clerk_updated_at is null then
@@ -415,7 +415,7 @@ declare
   v_deleted integer;
   v_outcome text;
 begin
-  if p_user_id is null or p_user_id !~ '^user_[A-Za-z0-9]{1,64}$' then
+  if p_user_id is null or not pg_input_is_valid(p_user_id, 'public.clerk_user_id') then
     raise exception 'invalid Clerk user id: %', p_user_id using errcode = '22023';
   end if;
   if not private.record_webhook_event('clerk', p_event_id, 'user.deleted', p_user_id, p_occurred_at) then

@@ -1,7 +1,7 @@
 -- =============================================================================
 -- Credits: one wallet per user, an append-only ledger, and reservations for
--- AI calls (DESIGN.md "Money and credits"; seed 000 PAYMENTS: usage metering,
--- balance checks, recharges, balance alerts).
+-- AI calls: usage metering, balance checks, recharges, balance alerts (the
+-- rules: docs/money.md).
 --
 -- Units: credits are micro-USD (bigint; 1 USD = 1,000,000), never floats.
 -- Invariants, enforced by the database:
@@ -26,7 +26,7 @@ create type public.ledger_entry_kind as enum ('topup', 'ai_usage', 'refund', 'gr
 create type public.reservation_status as enum ('held', 'settled', 'released', 'expired');
 
 create table public.credit_wallets (
-  user_id text primary key references public.users (id) on delete cascade,
+  user_id public.clerk_user_id primary key references public.users (id) on delete cascade,
   balance_micro_usd bigint not null default 0 check (balance_micro_usd >= 0),
   held_micro_usd bigint not null default 0 check (held_micro_usd >= 0),
   created_at timestamptz not null default now(),
@@ -39,7 +39,7 @@ comment on column public.credit_wallets.held_micro_usd is 'Sum of held reservati
 
 create table public.credit_ledger (
   id bigint generated always as identity primary key,
-  user_id text not null,
+  user_id public.clerk_user_id not null,
   kind public.ledger_entry_kind not null,
   amount_micro_usd bigint not null check (amount_micro_usd <> 0),
   balance_after_micro_usd bigint not null check (balance_after_micro_usd >= 0),
@@ -63,7 +63,7 @@ create index credit_ledger_user_id_created_at_idx on public.credit_ledger (user_
 
 create table public.credit_reservations (
   id uuid primary key default gen_random_uuid(),
-  user_id text not null references public.users (id) on delete cascade,
+  user_id public.clerk_user_id not null references public.users (id) on delete cascade,
   amount_micro_usd bigint not null check (amount_micro_usd > 0),
   status public.reservation_status not null default 'held',
   purpose text not null default 'ai_chat',
@@ -202,7 +202,7 @@ begin
   perform realtime.send(
     jsonb_build_object('balance_micro_usd', new.balance_after_micro_usd, 'change_micro_usd', new.amount_micro_usd,
                        'kind', new.kind, 'source', new.source),
-    'balance', 'user:' || new.user_id, true);
+    'balance', private.user_topic(new.user_id), true);
   return null;
 end;
 $$;

@@ -1,6 +1,6 @@
 -- =============================================================================
--- Payments: prepaid AI credits bought with Stripe Checkout (DESIGN.md "Money
--- and credits"; seed 000 PAYMENTS: transactions, recharges, balance alerts).
+-- Payments: prepaid AI credits bought with Stripe Checkout: transactions,
+-- recharges, refunds (the rules: docs/money.md).
 --
 -- The flow:
 --   1. payments-checkout (as the user) picks an active credit pack, creates a
@@ -85,7 +85,7 @@ create index credit_packs_active_sort_idx on public.credit_packs (active, sort_o
 /** One Stripe Checkout Session for one pack: the user's top-up history. Written only through the private functions below. */
 create table public.payments (
   id uuid primary key default gen_random_uuid(),
-  user_id text not null,
+  user_id public.clerk_user_id not null,
   pack_id uuid not null references public.credit_packs (id) on delete restrict,
   status public.payment_status not null default 'pending',
   amount_minor bigint not null check (amount_minor > 0),
@@ -447,7 +447,7 @@ as $$
 declare
   v_row public.payments;
 begin
-  if p_user_id is null or p_user_id !~ '^user_[A-Za-z0-9]{1,64}$' then
+  if p_user_id is null or not pg_input_is_valid(p_user_id, 'public.clerk_user_id') then
     raise exception 'invalid Clerk user id: %', p_user_id using errcode = '22023';
   end if;
   insert into public.payments (user_id, pack_id, amount_minor, currency, credits_micro_usd, stripe_checkout_session_id)

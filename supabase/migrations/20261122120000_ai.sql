@@ -1,9 +1,7 @@
 -- =============================================================================
 -- AI assistant: the model catalogue with its prices, one log row per AI call,
--- per-user rate limits, and the metering that cannot overspend (seed 000
--- AI_INTERACTIONS, "usage metering with balance alerts", "rate limiting on
--- APIs … deepseekAPI and OpenAI"; seed 003: conversations keep their history as
--- context; DESIGN.md "Money and credits").
+-- per-user rate limits, and the metering that cannot overspend (the rules:
+-- docs/money.md). Conversations keep their history as context.
 --
 -- How one call goes (the ai-chat function, as the service role, through the
 -- private functions below):
@@ -20,7 +18,7 @@
 --      interaction id), the prompt and the answer are stored as messages of the
 --      chat, an untitled assistant chat gets a title, the row is `succeeded`.
 --      Once the provider has produced output, the caller pays for it whatever
---      fails afterwards (DESIGN.md "Money and credits"): a provider fault
+--      fails afterwards (docs/money.md): a provider fault
 --      mid-answer, a usage chunk that never came, an answer we cannot store,
 --      a client that left. The row is then `incomplete` with error_code saying
 --      what failed, charged for the reported usage or, when the provider never
@@ -109,7 +107,7 @@ create unique index ai_models_one_default_idx on public.ai_models (is_default) w
 
 create table public.ai_interactions (
   id uuid primary key default gen_random_uuid(),
-  user_id text not null check (char_length(user_id) between 1 and 255),
+  user_id public.clerk_user_id not null,
   chat_id uuid references public.chats (id) on delete set null,
   provider public.ai_provider not null,
   model text not null,
@@ -699,7 +697,7 @@ begin
       returning c.title into v_title;
       if v_title is not null then
         perform realtime.send(jsonb_build_object('chat_id', v_row.chat_id, 'title', v_title),
-                              'chat_updated', 'chat:' || v_row.chat_id, true);
+                              'chat_updated', private.chat_topic(v_row.chat_id), true);
       end if;
     end if;
   exception when others then

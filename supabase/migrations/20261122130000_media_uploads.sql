@@ -1,7 +1,6 @@
 -- =============================================================================
--- Media uploads: what signed Cloudinary direct uploads need in the database
--- (seed 000 MEDIA: avatars and chat images on Cloudinary; seed 002 media
--- messages).
+-- Media uploads: what signed Cloudinary direct uploads of avatars, chat
+-- images and chat files need in the database.
 --
 -- The flow (functions media-sign and cloudinary-webhook):
 --   1. media-sign signs a direct upload into the caller's own folder
@@ -17,18 +16,18 @@
 --      its purpose's limits, or into the folder of a user who no longer exists,
 --      is not recorded: it is queued for deletion from Cloudinary instead.
 --
--- What this adds:
---   * media.original_filename, and purpose/kind rules for messages: an image
---     message carries a chat image, a file message any chat upload, never an
---     avatar (the sender-owns-it rule is the messages migration's);
---   * users.avatar_media_id: a user sets their avatar to one of their own
---     avatar uploads (a plain UPDATE of their row; a trigger checks it and
---     makes avatar_url follow). An uploaded avatar is not replaced by the
---     Clerk image of a later user.updated webhook;
---   * one SELECT policy on media (replacing the messages migration's): the
---     owner, any signed-in user for a media row that is someone's avatar
---     (profiles are readable by every signed-in user), and the members of a
---     chat it was sent in;
+-- What this adds (the media table is 20261122080500_media.sql's, the
+-- users.avatar_media_id column 20261122080100_users.sql's):
+--   * purpose/kind rules for messages: an image message carries a chat image,
+--     a file message any chat upload, never an avatar (the sender-owns-it rule
+--     is the messages migration's);
+--   * the avatar trigger: a user sets users.avatar_media_id to one of their
+--     own avatar uploads (a plain UPDATE of their row; users_sync_avatar checks
+--     it and makes avatar_url follow). An uploaded avatar is not replaced by
+--     the Clerk image of a later user.updated webhook;
+--   * the one SELECT policy on media: the owner, any signed-in user for a
+--     media row that is someone's avatar (profiles are readable by every
+--     signed-in user), and the members of a chat it was sent in;
 --   * no orphaned references: deleting a media row clears the messages and the
 --     avatar that used it (foreign keys, on delete set null; avatar_url too);
 --     deleting a user deletes their media (media.owner_id on delete cascade);
@@ -48,26 +47,8 @@ insert into public.admin_config (key, value, description, value_type, min_value,
 on conflict (key) do nothing;
 
 -- -----------------------------------------------------------------------------
--- Tables and columns
+-- Tables
 -- -----------------------------------------------------------------------------
-alter table public.media
-  add column original_filename text check (original_filename is null or char_length(original_filename) <= 255);
-comment on column public.media.original_filename is
-  'Name of the uploaded file without extension, as Cloudinary reports it (shown for file messages).';
-comment on column public.media.owner_id is
-  'The uploader: the <user_id> of the folder chat-with-me/<user_id>/<purpose> media-sign signed.';
-comment on column public.media.format is
-  'Cloudinary format (jpg, png, …); for raw files the file extension.';
-comment on column public.media.secure_url is 'Cloudinary HTTPS delivery URL of the original.';
-
-alter table public.users
-  add column avatar_media_id uuid references public.media (id) on delete set null;
-comment on column public.users.avatar_media_id is
-  'The avatar, when uploaded through media-sign: one of the user''s own media with purpose avatar. Setting it sets avatar_url to its secure_url; clearing it clears avatar_url.';
-
--- Foreign key, and the media read policy ("is someone's avatar").
-create index users_avatar_media_id_idx on public.users (avatar_media_id) where avatar_media_id is not null;
-
 create table private.media_deletions (
   resource_type text not null check (resource_type in ('image', 'video', 'raw')),
   public_id text not null check (char_length(public_id) between 1 and 255),
@@ -254,12 +235,9 @@ create trigger messages_check_media before insert on public.messages
 -- -----------------------------------------------------------------------------
 -- Grants and RLS policies
 -- -----------------------------------------------------------------------------
-grant update (avatar_media_id) on public.users to authenticated;
 grant execute on function private.media_max_bytes(text) to authenticated, service_role;
 
--- One SELECT policy per role on media: this one replaces the messages migration's.
-drop policy "Users can read their own media and media sent in their chats" on public.media;
-
+-- The one SELECT policy on media (RLS was enabled with the table in 20261122080500_media.sql).
 create policy "Users can read own media, avatars and media sent in their chats"
   on public.media for select to authenticated
   using (
@@ -359,7 +337,7 @@ begin
     perform realtime.send(
       jsonb_build_object('public_id', p_public_id, 'media_id', v_id, 'purpose', p_purpose, 'outcome', v_outcome),
       'media',
-      'user:' || p_owner_id,
+      private.user_topic(p_owner_id),
       true
     );
   end if;

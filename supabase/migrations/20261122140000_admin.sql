@@ -1,6 +1,5 @@
 -- =============================================================================
--- Administration: typed settings, suspension, and audited admin operations
--- (seed 000 ADMIN_CONFIG; seeds 001 and 004 admin dashboards).
+-- Administration: typed settings, suspension, and audited admin operations.
 --
 -- Admins are users whose Clerk public metadata marks them admin (synced into
 -- user_accounts.is_admin by clerk-webhook). They work in Supabase Studio (as
@@ -89,7 +88,7 @@ create table public.admin_audit_log (
   id bigint generated always as identity primary key,
   actor text not null,
   action text not null check (action ~ '^[a-z][a-z_.]{1,63}$'),
-  target_user_id text,
+  target_user_id public.clerk_user_id,
   target_id text,
   reason text not null check (char_length(btrim(reason)) between 3 and 1000),
   details jsonb not null default '{}'::jsonb,

@@ -1,6 +1,6 @@
 -- =============================================================================
--- Analytics: the figures admins read in Supabase Studio (seeds 001 and 004:
--- dashboards and statistics).
+-- Analytics: the figures admins read in Supabase Studio (dashboards and
+-- statistics per day).
 --
 -- Views live in the schema `analytics`, which the Data API does not expose and
 -- which no client role may use: only Studio (postgres) and service-role code

@@ -116,6 +116,9 @@ export type Database = {
 "caller_is_suspended":
 { Args: Record<PropertyKey, never>; Returns: boolean
                            },
+"chat_topic":
+{ Args: { "p_chat_id": string }; Returns: string
+                           },
 "claim_media_deletions":
 { Args: { "p_limit"?: number,"p_retry_after"?: string }; Returns: {
               "attempts": number,"public_id": string,"resource_type": string
@@ -314,6 +317,9 @@ export type Database = {
       } },
 "stripe_session_paid_event":
 { Args: { "p_amount_total": number,"p_event_id": string,"p_event_type": string,"p_occurred_at": string,"p_payment_intent_id": string,"p_payment_status": string,"p_session_id": string }; Returns: string
+                           },
+"user_topic":
+{ Args: { "p_user_id": string }; Returns: string
                            }
           }
           Enums: {
