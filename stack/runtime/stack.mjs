@@ -10,6 +10,7 @@
  * (PUBLISHABLE_KEY / SECRET_KEY) and the legacy ANON_KEY / SERVICE_ROLE_KEY,
  * JWT_SECRET.
  */
+import { createWriteStream } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { exportJWK, importSPKI } from 'jose';
@@ -135,13 +136,18 @@ export async function startStack({ stateDir, dbPort, apiPort, persistent = true,
     });
 
     onStep('Realtime (local stand-in)');
+    await mkdir(paths.logs, { recursive: true });
+    const realtimeLog = createWriteStream(path.join(paths.logs, 'realtime.log'), { flags: 'a' });
     const realtime = await startRealtime({
       dbUrl: db.superuserUrl,
       keys,
       jwks,
-      log: (line) => logLines.push(line),
+      log: (line) => realtimeLog.write(`${new Date().toISOString()} ${line}\n`),
     });
-    cleanups.push(() => realtime.stop());
+    cleanups.push(async () => {
+      await realtime.stop();
+      realtimeLog.end();
+    });
 
     const functionsOrigin = new URL(functions.url).origin;
     const gateway = await startGateway({ port: api, postgrestUrl: postgrest.url, functionsUrl: functionsOrigin, keys, realtime });
