@@ -1,6 +1,6 @@
 /**
  * 00 — the platform contract our migrations rely on (stack/runtime/platform-bootstrap.sql,
- * ../shared/PLATFORM.md §1–§3, §5, §7), and schema-wide invariants of the
+ * docs/platform.md: roles, auth functions, Realtime, PostgREST, advisors), and schema-wide invariants of the
  * migrations themselves: RLS everywhere, pinned search_path, no auth.uid(),
  * realtime.messages touched only by policies, definer functions closed to anon.
  */

@@ -1,7 +1,7 @@
 /**
  * 07 — Realtime private channels: the join (read) and send (write) checks
  * exactly as Realtime performs them on realtime.messages with `realtime.topic`
- * set (PLATFORM.md §3), and the broadcast rows our triggers and RPCs write.
+ * set (docs/platform.md "Realtime's database contract"; topics: docs/realtime-topics.md), and the broadcast rows our triggers and RPCs write.
  *   chat:<chat_id>           members receive message changes and read receipts
  *                            (Broadcast); nobody sends there but the database
  *   user:<user_id>           that user receives notifications and membership

@@ -1,7 +1,7 @@
 /**
  * 09 — Supabase's database advisors (splinter), run by the real CLI against the
  * test database: `supabase db advisors --remote=<url> --level info`
- * (PLATFORM.md §7). Nothing at WARN or ERROR; every INFO finding must be on the
+ * (docs/platform.md "Advisors"). Nothing at WARN or ERROR; every INFO finding must be on the
  * allow-list below, with its reason.
  */
 import { execFile } from 'node:child_process';

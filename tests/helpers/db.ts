@@ -2,12 +2,13 @@
  * Test access to the real database, the way Supabase's servers reach it.
  *
  * - `asUser` / `asAnon` / `asService` run a callback in a transaction exactly as
- *   PostgREST runs a request (PLATFORM.md §5; stack/runtime/data-api.mjs): connected
+ *   PostgREST runs a request (docs/platform.md "What PostgREST does per request";
+ *   stack/runtime/data-api.mjs): connected
  *   as `authenticator`, `set_config('role', …, true)` and the JWT claims in
  *   `request.jwt.claims`, plus method, path and lower-cased headers. The
  *   transaction commits when the callback returns and rolls back when it throws.
  * - `realtimeJoin` / `realtimeSend` reproduce Realtime's private-channel checks
- *   (PLATFORM.md §3): probe rows inserted by Realtime's own (superuser)
+ *   (docs/platform.md "Realtime's database contract"): probe rows inserted by Realtime's own (superuser)
  *   connection, then a SELECT (join) or INSERT (send) as the user's role with
  *   `realtime.topic` set, always rolled back.
  */

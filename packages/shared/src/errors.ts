@@ -1,6 +1,6 @@
 /**
- * The one error shape every edge function answers with (DESIGN.md "Edge
- * functions"): `{ error, message, details? }` and an HTTP status that says
+ * The one error shape every edge function answers with (docs/architecture.md):
+ * `{ error, message, details? }` and an HTTP status that says
  * who must act. 4xx: the caller sent something wrong; 502/503: retry later;
  * 500: a bug on our side (the `x-request-id` header identifies it in the logs).
  */

@@ -19,7 +19,7 @@
 import { verifyToken } from '@clerk/backend';
 import { ClerkUserId, toStorableText } from '@chat-with-me/shared';
 import { z } from 'zod';
-import { commaList } from './env.ts';
+import { commaList, type EnvOf } from './env.ts';
 import { HttpError } from './errors.ts';
 
 /** Environment of a function that verifies Clerk session tokens (add `.superRefine(requireClerkKey)`). */
@@ -41,19 +41,15 @@ export const clerkSessionEnv = {
   CLERK_AUTHORIZED_PARTIES: commaList,
 };
 
+/** The validated Clerk session variables. */
+export type ClerkSessionEnv = EnvOf<typeof clerkSessionEnv>;
+
 /** Refinement: one of CLERK_JWT_KEY and CLERK_SECRET_KEY must be set. */
-export function requireClerkKey(env: { CLERK_JWT_KEY?: string; CLERK_SECRET_KEY?: string }, ctx: z.RefinementCtx) {
+export function requireClerkKey(env: Pick<ClerkSessionEnv, 'CLERK_JWT_KEY' | 'CLERK_SECRET_KEY'>, ctx: z.RefinementCtx) {
   if (!env.CLERK_JWT_KEY && !env.CLERK_SECRET_KEY) {
     ctx.addIssue({ code: 'custom', path: ['CLERK_JWT_KEY'], message: 'set CLERK_JWT_KEY (or CLERK_SECRET_KEY)' });
   }
 }
-
-export type ClerkSessionEnv = {
-  CLERK_JWT_KEY?: string;
-  CLERK_SECRET_KEY?: string;
-  CLERK_ISSUER: string;
-  CLERK_AUTHORIZED_PARTIES: string[];
-};
 
 /** The claims we rely on; others (sid, v, fva, custom template claims) pass through. */
 const SessionClaims = z.looseObject({

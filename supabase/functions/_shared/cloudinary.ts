@@ -25,6 +25,7 @@
 import { v2 as cloudinary } from 'cloudinary';
 import { MEDIA_FOLDER_ROOT, MEDIA_PURPOSES, type MediaPurpose } from '@chat-with-me/shared';
 import { z } from 'zod';
+import type { EnvOf } from './env.ts';
 
 /** Environment of a function that signs or verifies Cloudinary requests. */
 export const cloudinaryEnv = {
@@ -47,14 +48,8 @@ export const cloudinaryEnv = {
     .default(MEDIA_FOLDER_ROOT),
 };
 
-export interface CloudinaryEnv {
-  CLOUDINARY_CLOUD_NAME: string;
-  CLOUDINARY_API_KEY: string;
-  CLOUDINARY_API_SECRET: string;
-  CLOUDINARY_UPLOAD_PREFIX: string;
-  CLOUDINARY_SIGNATURE_ALGORITHM: 'sha1' | 'sha256';
-  CLOUDINARY_FOLDER: string;
-}
+/** The validated Cloudinary variables. */
+export type CloudinaryEnv = EnvOf<typeof cloudinaryEnv>;
 
 /**
  * Configures the SDK's global config (the signing utilities read the secret

@@ -10,6 +10,7 @@
  * checks it again with Zod: a missing or ill-typed setting is a configuration
  * error (503 `unavailable`, naming the key), never a crash mid-request.
  */
+import type { Tables } from '@chat-with-me/shared';
 import { z } from 'zod';
 import { database } from './db.ts';
 import { HttpError } from './errors.ts';
@@ -26,7 +27,7 @@ const caches = new Map<string, CacheEntry>();
 
 async function load(dbUrl: string): Promise<Map<string, unknown>> {
   const rows = await database(dbUrl).asService(
-    (tx) => tx<{ key: string; value: unknown }[]>`select key, value from public.admin_config`,
+    (tx) => tx<Pick<Tables<'admin_config'>, 'key' | 'value'>[]>`select key, value from public.admin_config`,
     { readOnly: true },
   );
   return new Map(rows.map((r) => [r.key, r.value]));

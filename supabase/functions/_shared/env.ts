@@ -32,6 +32,9 @@ export const platformEnv = {
   SUPABASE_DB_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// connection string'),
 };
 
+/** The validated variables of an env shape such as `platformEnv` (`z.infer` of its object schema). */
+export type EnvOf<Shape extends z.ZodRawShape> = z.infer<z.ZodObject<Shape>>;
+
 /** A comma-separated list (e.g. CLERK_AUTHORIZED_PARTIES) as a string array. */
 export const commaList = z
   .string()

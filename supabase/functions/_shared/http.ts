@@ -3,7 +3,8 @@
  * method, auth, parse with the shared Zod schema, act, answer.
  *
  * `defineFunction` wraps a handler into a plain `(Request) => Promise<Response>`
- * (what `Deno.serve` takes and what tests call) that:
+ * (what each function's index.ts passes to `Deno.serve`; tests reach it over
+ * HTTP, through the local stack's functions server) that:
  *   1. gives the request an id (a valid incoming `x-request-id`, else a uuid),
  *      echoed in the `x-request-id` answer header;
  *   2. answers CORS preflights (OPTIONS) and adds CORS headers to every answer;

@@ -11,7 +11,7 @@
  * functions turn it into `HttpError('rate_limited')` here.
  */
 import { z } from 'zod';
-import type { Tx } from './db.ts';
+import { callValue, type Tx } from './db.ts';
 import { HttpError, isPgError } from './errors.ts';
 
 /** Actions limited by functions (the RPCs' own actions: message_send, friend_request, user_search). */
@@ -49,7 +49,7 @@ export function rateLimitError(e: unknown): HttpError | null {
  */
 export async function rateLimit(tx: Tx, action: RateLimitedAction): Promise<void> {
   try {
-    await tx`select private.rate_limit(${action})`;
+    await callValue(tx, 'rate_limit', { p_action: action });
   } catch (e) {
     throw rateLimitError(e) ?? e;
   }

@@ -17,6 +17,7 @@
  */
 import Stripe from 'stripe';
 import { z } from 'zod';
+import type { EnvOf } from './env.ts';
 import { HttpError } from './errors.ts';
 
 export { Stripe };
@@ -35,8 +36,11 @@ export const stripeApiEnv = {
     .optional(),
 };
 
+/** The validated Stripe API variables. */
+export type StripeApiEnv = EnvOf<typeof stripeApiEnv>;
+
 /** Refinement: STRIPE_API_BASE is accepted with a test key only. */
-export function refineStripeApiBase(env: { STRIPE_SECRET_KEY?: string; STRIPE_API_BASE?: string }, ctx: z.RefinementCtx) {
+export function refineStripeApiBase(env: Partial<StripeApiEnv>, ctx: z.RefinementCtx) {
   if (env.STRIPE_API_BASE && env.STRIPE_SECRET_KEY && !/^(sk|rk)_test_/.test(env.STRIPE_SECRET_KEY)) {
     ctx.addIssue({ code: 'custom', path: ['STRIPE_API_BASE'], message: 'STRIPE_API_BASE is for local stand-ins: not allowed with a live key' });
   }
@@ -62,7 +66,7 @@ const clients = new Map<string, Stripe>();
  * Network retries: 2, with the idempotency key we send (safe to repeat);
  * timeout 20 s, well inside an edge function's wall-clock limit.
  */
-export function stripeClient(env: { STRIPE_SECRET_KEY: string; STRIPE_API_BASE?: string }): Stripe {
+export function stripeClient(env: StripeApiEnv): Stripe {
   const cacheKey = `${env.STRIPE_SECRET_KEY}\n${env.STRIPE_API_BASE ?? ''}`;
   let client = clients.get(cacheKey);
   if (!client) {

@@ -23,6 +23,7 @@
  * are the assistant's turns; in direct and group chats each person's message
  * starts with their name ("Alice Martin: …"), the new prompt too.
  */
+import type { Tables } from '@chat-with-me/shared';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ChatMessage } from './provider.ts';
 
@@ -42,12 +43,10 @@ export function chatTokens(messages: ChatMessage[]): number {
   return messages.reduce((n, m) => n + messageTokens(m), 3);
 }
 
-/** A message of the chat as read for context, newest first (kind, author name, text). */
-export interface HistoryMessage {
-  kind: 'text' | 'image' | 'file' | 'ai' | 'system';
-  sender_id: string | null;
-  sender_name: string | null;
-  content: string;
+/** A message of the chat as read for context, newest first: public.messages columns and the author's display name. */
+export interface HistoryMessage extends Pick<Tables<'messages'>, 'kind' | 'sender_id' | 'content'> {
+  /** public.users.display_name of the sender; null for ai/system messages and deleted accounts. */
+  sender_name: Tables<'users'>['display_name'] | null;
 }
 
 export interface BuiltContext {

@@ -20,8 +20,8 @@
  *      (members see both on chat:<id>) and titles an untitled assistant chat
  *      after the prompt → `done`.
  *
- * Who pays when something fails (DESIGN.md "Money and credits"; README "AI
- * assistant"): the line is the provider's FIRST CONTENT (a non-empty delta,
+ * Who pays when something fails (docs/money.md "AI calls: reserve, then
+ * settle"; README "AI assistant"): the line is the provider's FIRST CONTENT (a non-empty delta,
  * or a JSON answer with content).
  * - Before it (the request refused, timed out, cut or malformed before any
  *   text, or no usage and no text): the reservation is released, nothing is
@@ -72,24 +72,21 @@ import { defineFunction, json, readJson } from '../_shared/http.ts';
 import type { Logger } from '../_shared/log.ts';
 import { buildContext, reservedPromptTokens } from './context.ts';
 import { failInteraction, finishInteraction, type Interaction, loadConversation, type Outcome, settleInteraction, startInteraction } from './metering.ts';
-import { classifyProviderError, completionParams, missingUsage, ProviderFault, providerClient, readUsage } from './provider.ts';
+import {
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  classifyProviderError,
+  completionParams,
+  missingUsage,
+  ProviderFault,
+  providerClient,
+  providerEnv,
+  readUsage,
+} from './provider.ts';
 import { sseStream } from './sse.ts';
 
 const Env = z
-  .object({
-    ...platformEnv,
-    ...clerkSessionEnv,
-    /** OpenAI API key (sk-…); OpenAI models answer 503 without it. */
-    OPENAI_API_KEY: z.string().optional(),
-    /** OpenAI base URL (default https://api.openai.com/v1; the local stand-in under npm start and in tests). */
-    OPENAI_BASE_URL: z.url().optional(),
-    /** DeepSeek API key; DeepSeek models answer 503 without it. */
-    DEEPSEEK_API_KEY: z.string().optional(),
-    /** DeepSeek's OpenAI-compatible base URL. */
-    DEEPSEEK_BASE_URL: z.url().default('https://api.deepseek.com'),
-    /** Deadline of one provider call, stream included, in ms (1 s … 10 min; default 120 s). */
-    AI_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(120_000),
-  })
+  .object({ ...platformEnv, ...clerkSessionEnv, ...providerEnv })
   .superRefine(requireClerkKey);
 type Env = z.infer<typeof Env>;
 
@@ -137,24 +134,28 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
   });
   const call = new ProviderCall(env, log.child({ interaction_id: interaction.id, model: model.id }), interaction, body.prompt, context.promptTokens);
 
-  // The provider call; failing here (before any answer) is an error answer.
+  // The deadline of the provider call, stream included (AI_PROVIDER_TIMEOUT_MS).
   const abort = new AbortController();
   const deadline = setTimeout(() => {
     call.timedOut = true;
     abort.abort();
   }, env.AI_PROVIDER_TIMEOUT_MS);
-  const params = completionParams(model, context.messages, body.stream);
-  let response: unknown;
-  try {
-    response = await client.chat.completions.create(params as never, { signal: abort.signal });
-  } catch (e) {
-    clearTimeout(deadline);
-    throw await call.fail(classifyProviderError(e, model.provider, 'request', call.timedOut));
-  }
+  /** Sends the request; failing here (before any answer) is an error answer. */
+  const request = async <T>(send: () => Promise<T>): Promise<T> => {
+    try {
+      return await send();
+    } catch (e) {
+      clearTimeout(deadline);
+      throw await call.fail(classifyProviderError(e, model.provider, 'request', call.timedOut));
+    }
+  };
 
   if (!body.stream) {
+    const completion: ChatCompletion = await request(() =>
+      client.chat.completions.create(completionParams(model, context.messages, false), { signal: abort.signal })
+    );
     clearTimeout(deadline);
-    const completion = response as { id?: string; choices?: { message?: { content?: string | null }; finish_reason?: string | null }[]; usage?: unknown };
+    // The provider's JSON is not checked against the SDK's types: every field is read defensively.
     const answer = completion.choices?.[0]?.message?.content ?? '';
     const usage = readUsage(completion.usage);
     if (!usage && !answer) throw await call.fail(missingUsage(model.provider));
@@ -171,8 +172,10 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
     return json(AiChatResult, result);
   }
 
+  const stream: AsyncIterable<ChatCompletionChunk> = await request(() =>
+    client.chat.completions.create(completionParams(model, context.messages, true), { signal: abort.signal })
+  );
   // Streaming: from here on, failures are SSE `error` events.
-  const stream = response as AsyncIterable<{ id?: string; choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[]; usage?: unknown }>;
   const sse = sseStream();
   sse.send(AiChatStart, 'start', {
     interaction_id: interaction.id,

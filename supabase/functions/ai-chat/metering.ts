@@ -6,25 +6,39 @@
  * - `startInteraction`, `finishInteraction`, `settleInteraction`, `failInteraction` as the
  *   service role, through the private functions of
  *   20261122120000_ai.sql (rate limits, reservation, settlement, storing).
- * postgres.js returns bigint columns as strings: amounts are converted with
- * Number() (micro-USD amounts stay far below 2^53).
+ * Rows and arguments are typed from the generated Database types (_shared/db.ts):
+ * an `Interaction` is exactly a public.ai_interactions row, amounts in
+ * micro-USD as numbers (int8 parsed by `parseInt8`); the jsonb parts of
+ * ai_chat_conversation (model, history) are parsed with Zod schemas checked
+ * against those types at compile time.
  */
-import type { AiChatRequest, AiProvider, AiUsage } from '@chat-with-me/shared';
+import { AiModel, type AiUsage, type AiChatRequest, type Equals, MessageKind, type Enums, type Tables } from '@chat-with-me/shared';
 import { z } from 'zod';
-import type { database, Tx } from '../_shared/db.ts';
+import { callRow, type database, privateCall, type PrivateReturns, type Tx } from '../_shared/db.ts';
 import { HttpError, isPgError } from '../_shared/errors.ts';
 import { type HistoryMessage, MAX_HISTORY_MESSAGES } from './context.ts';
 
-export interface ModelRow {
-  id: string;
-  provider: AiProvider;
-  max_output_tokens: number;
-  context_window: number;
-  request_options: unknown;
-}
+/** The model as private.ai_chat_conversation returns it: these columns of public.ai_models (jsonb). */
+const ModelRow = AiModel.pick({ id: true, provider: true, max_output_tokens: true, context_window: true, request_options: true });
+export type ModelRow = z.infer<typeof ModelRow>;
+
+/** A history message as private.ai_chat_conversation returns it (json, newest first). */
+const HistoryRow = z.object({
+  kind: MessageKind,
+  sender_id: z.string().nullable(),
+  sender_name: z.string().nullable(),
+  content: z.string(),
+});
+
+// Compile-time checks: the jsonb parts have the generated types' columns.
+const conversationChecks: [
+  Equals<Omit<ModelRow, 'request_options'>, Omit<Pick<Tables<'ai_models'>, keyof ModelRow>, 'request_options'>>,
+  Equals<z.infer<typeof HistoryRow>, HistoryMessage>,
+] = [true, true];
+void conversationChecks;
 
 export interface Conversation {
-  chat: { id: string; kind: 'direct' | 'group' | 'assistant' } | null;
+  chat: { id: string; kind: Enums<'chat_kind'> } | null;
   model: ModelRow | null;
   callerName: string;
   history: HistoryMessage[];
@@ -36,59 +50,25 @@ export interface Conversation {
  * invoker: the same four reads under RLS, with plans cached per connection).
  */
 export async function loadConversation(tx: Tx, userId: string, body: AiChatRequest): Promise<Conversation> {
-  const [row] = await tx<{ chat_id: string | null; chat_kind: 'direct' | 'group' | 'assistant' | null; model: ModelRow | null; caller_name: string | null; history: HistoryMessage[] | null }[]>`
-    select * from private.ai_chat_conversation(${body.chat_id}, ${body.model || null}, ${userId}, ${MAX_HISTORY_MESSAGES})`;
+  // One row; every column null when the chat does not exist or is not visible to the caller.
+  const [row] = await tx<{ [K in keyof Conversed]: Conversed[K] | null }[]>`
+    select * from ${privateCall(tx, 'ai_chat_conversation', {
+      p_chat_id: body.chat_id, p_model_id: body.model || null, p_user_id: userId, p_history_limit: MAX_HISTORY_MESSAGES,
+    })}`;
   if (!row?.chat_id || !row.chat_kind) return { chat: null, model: null, callerName: '', history: [] };
-  return { chat: { id: row.chat_id, kind: row.chat_kind }, model: row.model ?? null, callerName: row.caller_name ?? '', history: row.history ?? [] };
-}
-
-/** An ai_interactions row as ai-chat uses it (amounts as numbers). */
-export interface Interaction {
-  id: string;
-  status: 'pending' | 'succeeded' | 'incomplete' | 'failed' | 'aborted' | 'refused';
-  provider: AiProvider;
-  model: string;
-  chat_id: string | null;
-  estimated_prompt_tokens: number;
-  context_messages: number;
-  max_output_tokens: number;
-  reserved_micro_usd: number;
-  cost_micro_usd: number | null;
-  charged_micro_usd: number | null;
-  prompt_tokens: number | null;
-  cached_prompt_tokens: number | null;
-  completion_tokens: number | null;
-  usage_estimated: boolean;
-  prompt_message_id: string | null;
-  answer_message_id: string | null;
-  error_code: string | null;
-  error: string | null;
-}
-
-function toInteraction(r: Record<string, unknown>): Interaction {
-  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   return {
-    id: String(r.id),
-    status: r.status as Interaction['status'],
-    provider: r.provider as AiProvider,
-    model: String(r.model),
-    chat_id: (r.chat_id as string | null) ?? null,
-    estimated_prompt_tokens: Number(r.estimated_prompt_tokens),
-    context_messages: Number(r.context_messages),
-    max_output_tokens: Number(r.max_output_tokens),
-    reserved_micro_usd: Number(r.reserved_micro_usd),
-    cost_micro_usd: num(r.cost_micro_usd),
-    charged_micro_usd: num(r.charged_micro_usd),
-    prompt_tokens: num(r.prompt_tokens),
-    cached_prompt_tokens: num(r.cached_prompt_tokens),
-    completion_tokens: num(r.completion_tokens),
-    usage_estimated: r.usage_estimated === true,
-    prompt_message_id: (r.prompt_message_id as string | null) ?? null,
-    answer_message_id: (r.answer_message_id as string | null) ?? null,
-    error_code: (r.error_code as string | null) ?? null,
-    error: (r.error as string | null) ?? null,
+    chat: { id: row.chat_id, kind: row.chat_kind },
+    model: row.model === null ? null : ModelRow.parse(row.model),
+    callerName: row.caller_name ?? '',
+    history: z.array(HistoryRow).parse(row.history ?? []),
   };
 }
+
+/** A row of private.ai_chat_conversation (generated type; each column is null for an invisible chat). */
+type Conversed = PrivateReturns<'ai_chat_conversation'>[number];
+
+/** A public.ai_interactions row, as the private ai functions return it. */
+export type Interaction = Tables<'ai_interactions'>;
 
 const RateLimitDetail = z.object({
   retry_after_seconds: z.number().int().positive(),
@@ -116,12 +96,21 @@ export async function startInteraction(
     minHoldSeconds: number;
   },
 ): Promise<Interaction> {
-  let row: Record<string, unknown> | undefined;
+  let interaction: Interaction;
   try {
     // Its own transaction, committed before answering: a refused call stays recorded (and counts in the rate limits).
-    [row] = await db.asService((tx) => tx`
-      select * from private.start_ai_interaction(${a.userId}, ${a.chatId}, ${a.modelId}, ${a.promptTokens},
-                                                 ${a.contextMessages}, ${a.stream}, ${a.requestId}, ${a.minHoldSeconds})`);
+    interaction = await db.asService((tx) =>
+      callRow(tx, 'start_ai_interaction', {
+        p_user_id: a.userId,
+        p_chat_id: a.chatId,
+        p_model_id: a.modelId,
+        p_estimated_prompt_tokens: a.promptTokens,
+        p_context_messages: a.contextMessages,
+        p_stream: a.stream,
+        p_request_id: a.requestId,
+        p_min_hold_seconds: a.minHoldSeconds,
+      })
+    );
   } catch (e) {
     if (isPgError(e) && e.code === 'PT429') {
       let detail: z.infer<typeof RateLimitDetail> | undefined;
@@ -136,7 +125,6 @@ export async function startInteraction(
     }
     throw e;
   }
-  const interaction = toInteraction(row!);
   if (interaction.status === 'refused') {
     throw new HttpError('insufficient_credits', `not enough AI credits for this call (${interaction.error ?? 'insufficient credits'}); top up and retry`, {
       interaction_id: interaction.id,
@@ -167,25 +155,51 @@ export async function finishInteraction(
   tx: Tx,
   a: Outcome & { id: string; chatId: string; prompt: string; answer: string },
 ): Promise<{ interaction: Interaction; chatTitle: string | null }> {
-  // One statement: finish_ai_interaction, then the chat's title as it is afterwards.
-  const [row] = await tx`
+  // One statement: finish_ai_interaction, then the chat's title as it is afterwards (the row's fields flattened).
+  const [row] = await tx<(Interaction & { chat_title: string | null })[]>`
     select (f.interaction).*, f.chat_title
-    from private.finish_ai_interaction_titled(${a.id}, ${a.chatId}, ${a.prompt}, ${a.answer}, ${a.usage.prompt_tokens},
-      ${a.usage.cached_prompt_tokens}, ${a.usage.completion_tokens}, ${a.finishReason}, ${a.latencyMs}, ${a.ttftMs},
-      ${a.clientDisconnected}, ${a.providerResponseId}, ${a.estimated}, ${a.errorCode}, ${a.error}) f`;
-  return { interaction: toInteraction(row!), chatTitle: (row!.chat_title as string | null) ?? null };
+    from ${privateCall(tx, 'finish_ai_interaction_titled', {
+      p_interaction_id: a.id,
+      p_chat_id: a.chatId,
+      p_prompt: a.prompt,
+      p_answer: a.answer,
+      p_prompt_tokens: a.usage.prompt_tokens,
+      p_cached_prompt_tokens: a.usage.cached_prompt_tokens,
+      p_completion_tokens: a.usage.completion_tokens,
+      p_finish_reason: a.finishReason,
+      p_latency_ms: a.latencyMs,
+      p_time_to_first_token_ms: a.ttftMs,
+      p_client_disconnected: a.clientDisconnected,
+      p_provider_response_id: a.providerResponseId,
+      p_usage_estimated: a.estimated,
+      p_error_code: a.errorCode,
+      p_error: a.error,
+    })} f`;
+  const { chat_title, ...interaction } = row!;
+  return { interaction, chatTitle: chat_title ?? null };
 }
 
 /** private.settle_ai_interaction: charge without storing anything (finishing failed); the row `incomplete`. */
 export async function settleInteraction(tx: Tx, a: Outcome & { id: string }): Promise<Interaction> {
-  const [row] = await tx`
-    select * from private.settle_ai_interaction(${a.id}, ${a.usage.prompt_tokens}, ${a.usage.cached_prompt_tokens},
-      ${a.usage.completion_tokens}, ${a.estimated}, ${a.finishReason}, ${a.latencyMs}, ${a.ttftMs},
-      ${a.clientDisconnected}, ${a.providerResponseId}, ${a.errorCode}, ${a.error})`;
-  return toInteraction(row!);
+  return callRow(tx, 'settle_ai_interaction', {
+    p_interaction_id: a.id,
+    p_prompt_tokens: a.usage.prompt_tokens,
+    p_cached_prompt_tokens: a.usage.cached_prompt_tokens,
+    p_completion_tokens: a.usage.completion_tokens,
+    p_usage_estimated: a.estimated,
+    p_finish_reason: a.finishReason,
+    p_latency_ms: a.latencyMs,
+    p_time_to_first_token_ms: a.ttftMs,
+    p_client_disconnected: a.clientDisconnected,
+    p_provider_response_id: a.providerResponseId,
+    p_error_code: a.errorCode,
+    p_error: a.error,
+  });
 }
 
 /** private.fail_ai_interaction: release the reservation, mark the row failed (only before any output). */
 export async function failInteraction(tx: Tx, a: { id: string; code: string; error: string; latencyMs: number | null; ttftMs: number | null }) {
-  await tx`select 1 from private.fail_ai_interaction(${a.id}, ${a.code}, ${a.error}, ${a.latencyMs}, ${a.ttftMs})`;
+  await callRow(tx, 'fail_ai_interaction', {
+    p_interaction_id: a.id, p_error_code: a.code, p_error: a.error, p_latency_ms: a.latencyMs, p_time_to_first_token_ms: a.ttftMs,
+  });
 }

@@ -16,15 +16,26 @@
 import OpenAI from 'openai';
 import type { AiProvider, AiUsage } from '@chat-with-me/shared';
 import { z } from 'zod';
+import type { EnvOf } from '../_shared/env.ts';
 import { HttpError } from '../_shared/errors.ts';
 
-export interface ProviderEnv {
-  OPENAI_API_KEY?: string;
-  OPENAI_BASE_URL?: string;
-  DEEPSEEK_API_KEY?: string;
-  DEEPSEEK_BASE_URL: string;
-  AI_PROVIDER_TIMEOUT_MS: number;
-}
+/** ai-chat's provider variables (validated by the handler's env schema, handler.ts). */
+export const providerEnv = {
+  /** OpenAI API key (sk-…); OpenAI models answer 503 without it. */
+  OPENAI_API_KEY: z.string().optional(),
+  /** OpenAI base URL (default https://api.openai.com/v1; the local stand-in under npm start and in tests). */
+  OPENAI_BASE_URL: z.url().optional(),
+  /** DeepSeek API key; DeepSeek models answer 503 without it. */
+  DEEPSEEK_API_KEY: z.string().optional(),
+  /** DeepSeek's OpenAI-compatible base URL. */
+  DEEPSEEK_BASE_URL: z.url().default('https://api.deepseek.com'),
+  /** Deadline of one provider call, stream included, in ms (1 s … 10 min; default 120 s). */
+  AI_PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(120_000),
+};
+export type ProviderEnv = EnvOf<typeof providerEnv>;
+
+export type ChatCompletion = OpenAI.Chat.Completions.ChatCompletion;
+export type ChatCompletionChunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
 /** Fields of a request that are always ours: an admin's ai_models.request_options cannot override them. */
 const RESERVED = new Set(['model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'n']);
@@ -58,28 +69,40 @@ export function providerClient(provider: AiProvider, env: ProviderEnv): OpenAI {
   return client;
 }
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
+/**
+ * A message we send: the SDK's system, user or assistant message with text
+ * content (what the token count in context.ts measures).
+ */
+export type ChatMessage =
+  | (OpenAI.Chat.Completions.ChatCompletionSystemMessageParam & { content: string })
+  | (OpenAI.Chat.Completions.ChatCompletionUserMessageParam & { content: string })
+  | (OpenAI.Chat.Completions.ChatCompletionAssistantMessageParam & { content: string });
+
+/** What completionParams needs of an ai_models row. */
+interface ModelOptions {
+  id: string;
+  provider: AiProvider;
+  max_output_tokens: number;
+  /** ai_models.request_options: extra body fields (a JSON object; others are ignored). */
+  request_options: unknown;
 }
 
 /** The chat completion request body for `model` (see the module comment). */
-export function completionParams(
-  model: { id: string; provider: AiProvider; max_output_tokens: number; request_options: unknown },
-  messages: ChatMessage[],
-  stream: boolean,
-): Record<string, unknown> {
-  const extra: Record<string, unknown> = {};
+export function completionParams(model: ModelOptions, messages: ChatMessage[], stream: true): OpenAI.Chat.Completions.ChatCompletionCreateParamsStreaming;
+export function completionParams(model: ModelOptions, messages: ChatMessage[], stream: false): OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
+export function completionParams(model: ModelOptions, messages: ChatMessage[], stream: boolean): OpenAI.Chat.Completions.ChatCompletionCreateParams {
+  // An admin's extra fields (provider-specific ones included) go into the body as they are; the SDK sends unknown fields through.
+  const extra: Partial<OpenAI.Chat.Completions.ChatCompletionCreateParams> = {};
   if (model.request_options && typeof model.request_options === 'object' && !Array.isArray(model.request_options)) {
-    for (const [k, v] of Object.entries(model.request_options as Record<string, unknown>)) if (!RESERVED.has(k)) extra[k] = v;
+    for (const [k, v] of Object.entries(model.request_options)) if (!RESERVED.has(k)) Object.assign(extra, { [k]: v });
   }
-  return {
+  const base = {
     ...extra,
     model: model.id,
     messages,
     ...(model.provider === 'openai' ? { max_completion_tokens: model.max_output_tokens } : { max_tokens: model.max_output_tokens }),
-    ...(stream ? { stream: true, stream_options: { include_usage: true } } : { stream: false }),
   };
+  return stream ? { ...base, stream: true, stream_options: { include_usage: true } } : { ...base, stream: false };
 }
 
 const count = z.number().int().nonnegative();
@@ -92,8 +115,12 @@ const WireUsage = z.looseObject({
   prompt_cache_hit_tokens: count.nullish(),
 });
 
-/** The usage a provider reported, or null when it is missing or malformed. */
-export function readUsage(usage: unknown): AiUsage | null {
+/**
+ * The usage a provider reported (the SDK's `CompletionUsage`, plus DeepSeek's
+ * `prompt_cache_hit_tokens`), or null when it is missing or malformed: a
+ * provider's JSON is checked, not trusted to match the SDK's types.
+ */
+export function readUsage(usage: OpenAI.CompletionUsage | null | undefined): AiUsage | null {
   const u = WireUsage.safeParse(usage);
   if (!u.success) return null;
   const cached = u.data.prompt_tokens_details?.cached_tokens ?? u.data.prompt_cache_hit_tokens ?? 0;

@@ -21,15 +21,10 @@
  *    Other event types are recorded and answered 200 `ignored`.
  * Any non-2xx makes Svix retry with backoff; a 503 (database down) is retried.
  */
-import {
-  ClerkUserEvent,
-  ClerkWebhookEnvelope,
-  type ClerkWebhookOutcome,
-  ClerkWebhookResponse,
-} from '@chat-with-me/shared';
+import { ClerkUserEvent, ClerkWebhookEnvelope, ClerkWebhookOutcome, ClerkWebhookResponse } from '@chat-with-me/shared';
 import { Webhook } from 'svix';
 import { z } from 'zod';
-import { database } from '../_shared/db.ts';
+import { callValue, database } from '../_shared/db.ts';
 import { HttpError } from '../_shared/errors.ts';
 import { platformEnv } from '../_shared/env.ts';
 import { defineFunction, json, parseJson, readJsonText } from '../_shared/http.ts';
@@ -86,44 +81,38 @@ export const handler = defineFunction({ name: 'clerk-webhook', methods: ['POST']
   if (envelope.type === 'user.created' || envelope.type === 'user.updated' || envelope.type === 'user.deleted') {
     const event = parseJson(body, ClerkUserEvent);
     if (event.type === 'user.deleted') {
-      outcome = await db.asService(async (tx) => {
-        const [row] = await tx<{ outcome: ClerkWebhookOutcome }[]>`
-          select private.clerk_delete_user(
-            p_event_id => ${eventId}, p_user_id => ${event.data.id}, p_occurred_at => ${occurredAt}
-          ) as outcome`;
-        return row!.outcome;
-      });
+      outcome = ClerkWebhookOutcome.parse(
+        await db.asService((tx) => callValue(tx, 'clerk_delete_user', { p_event_id: eventId, p_user_id: event.data.id, p_occurred_at: occurredAt })),
+      );
     } else {
       const p = profileFromClerkUser(event.data);
-      outcome = await db.asService(async (tx) => {
-        const [row] = await tx<{ outcome: ClerkWebhookOutcome }[]>`
-          select private.clerk_upsert_user(
-            p_event_id => ${eventId},
-            p_event_type => ${event.type},
-            p_user_id => ${p.id},
-            p_clerk_updated_at => ${p.clerk_updated_at},
-            p_display_name => ${p.display_name},
-            p_username => ${p.username},
-            p_email => ${p.email},
-            p_auth_provider => ${p.auth_provider},
-            p_avatar_url => ${p.avatar_url},
-            p_is_admin => ${p.is_admin},
-            p_occurred_at => ${occurredAt},
-            p_verified_identities => ${p.verified_identities}::text[]
-          ) as outcome`;
-        return row!.outcome;
-      });
+      outcome = ClerkWebhookOutcome.parse(
+        await db.asService((tx) =>
+          callValue(tx, 'clerk_upsert_user', {
+            p_event_id: eventId,
+            p_event_type: event.type,
+            p_user_id: p.id,
+            p_clerk_updated_at: p.clerk_updated_at,
+            p_display_name: p.display_name,
+            p_username: p.username,
+            p_email: p.email,
+            p_auth_provider: p.auth_provider,
+            p_avatar_url: p.avatar_url,
+            p_is_admin: p.is_admin,
+            p_occurred_at: occurredAt,
+            p_verified_identities: p.verified_identities,
+          })
+        ),
+      );
     }
     log.info('clerk event applied', { event_id: eventId, type: event.type, user_id: event.data.id, outcome });
   } else {
-    outcome = await db.asService(async (tx) => {
-      const [row] = await tx<{ first: boolean }[]>`
-        select private.record_webhook_event(
-          p_provider => 'clerk', p_event_id => ${eventId}, p_type => ${envelope.type},
-          p_occurred_at => ${occurredAt}, p_outcome => 'ignored'
-        ) as first`;
-      return row!.first ? 'ignored' : 'duplicate';
-    });
+    const first = await db.asService((tx) =>
+      callValue(tx, 'record_webhook_event', {
+        p_provider: 'clerk', p_event_id: eventId, p_type: envelope.type, p_occurred_at: occurredAt, p_outcome: 'ignored',
+      })
+    );
+    outcome = first ? 'ignored' : 'duplicate';
     log.info('clerk event ignored', { event_id: eventId, type: envelope.type, outcome });
   }
 

@@ -31,13 +31,13 @@ import {
   CloudinaryNotificationEnvelope,
   CloudinaryUploadNotification,
   CloudinaryWebhookResponse,
-  type CloudinaryWebhookOutcome,
+  CloudinaryWebhookOutcome,
   MEDIA_PURPOSES,
   MediaPurpose,
 } from '@chat-with-me/shared';
 import { z } from 'zod';
 import { cloudinaryEnv, verifyNotification } from '../_shared/cloudinary.ts';
-import { database } from '../_shared/db.ts';
+import { callRows, callValue, database } from '../_shared/db.ts';
 import { HttpError } from '../_shared/errors.ts';
 import { platformEnv } from '../_shared/env.ts';
 import { defineFunction, json, parseJson, readJsonText } from '../_shared/http.ts';
@@ -108,14 +108,12 @@ export const handler = defineFunction({ name: 'cloudinary-webhook', methods: ['P
 
   /** Records a notification we do not turn into media (outcome `ignored`). */
   const ignore = async (eventId: string, type: string, subject: string | null, why: string) => {
-    const first = await db.asService(async (tx) => {
-      const [row] = await tx<{ first: boolean }[]>`
-        select private.record_webhook_event(
-          p_provider => 'cloudinary', p_event_id => ${eventId}, p_type => ${type.slice(0, 100)},
-          p_subject_id => ${subject}, p_occurred_at => ${occurredAt}, p_outcome => 'ignored'
-        ) as first`;
-      return row!.first;
-    });
+    const first = await db.asService((tx) =>
+      callValue(tx, 'record_webhook_event', {
+        p_provider: 'cloudinary', p_event_id: eventId, p_type: type.slice(0, 100),
+        p_subject_id: subject, p_occurred_at: occurredAt, p_outcome: 'ignored',
+      })
+    );
     const outcome: CloudinaryWebhookOutcome = first ? 'ignored' : 'duplicate';
     log.info('cloudinary notification ignored', { event_id: eventId, type, why, outcome });
     return json(CloudinaryWebhookResponse, { received: true, event_id: eventId, notification_type: type, outcome, media_id: null });
@@ -144,25 +142,24 @@ export const handler = defineFunction({ name: 'cloudinary-webhook', methods: ['P
         ? 'refused_format'
         : null;
 
-  const result = await db.asService(async (tx) => {
-    const [row] = await tx<{ outcome: CloudinaryWebhookOutcome; media_id: string | null }[]>`
-      select outcome, media_id from private.record_cloudinary_upload(
-        p_event_id => ${eventId},
-        p_occurred_at => ${occurredAt},
-        p_owner_id => ${ownerId},
-        p_purpose => ${purpose.data},
-        p_public_id => ${upload.public_id},
-        p_resource_type => ${upload.resource_type},
-        p_format => ${format},
-        p_bytes => ${upload.bytes},
-        p_width => ${upload.width ?? null},
-        p_height => ${upload.height ?? null},
-        p_secure_url => ${upload.secure_url},
-        p_original_filename => ${upload.original_filename ?? null},
-        p_refusal => ${refusal}
-      )`;
-    return row!;
-  });
+  const [row] = await db.asService((tx) =>
+    callRows(tx, 'record_cloudinary_upload', {
+      p_event_id: eventId,
+      p_occurred_at: occurredAt,
+      p_owner_id: ownerId,
+      p_purpose: purpose.data,
+      p_public_id: upload.public_id,
+      p_resource_type: upload.resource_type,
+      p_format: format,
+      p_bytes: upload.bytes,
+      p_width: upload.width ?? null,
+      p_height: upload.height ?? null,
+      p_secure_url: upload.secure_url,
+      p_original_filename: upload.original_filename ?? null,
+      p_refusal: refusal,
+    })
+  );
+  const result = { outcome: CloudinaryWebhookOutcome.parse(row!.outcome), media_id: row!.media_id };
   log.info('cloudinary upload processed', {
     event_id: eventId,
     public_id: upload.public_id,

@@ -30,7 +30,7 @@ import { MEDIA_PURPOSES, MediaSignRequest, MediaSignResponse, mediaFolder } from
 import { z } from 'zod';
 import { clerkSessionEnv, requireClerkKey, requireUser } from '../_shared/auth.ts';
 import { cloudinaryEnv, signUploadParams, uploadUrl } from '../_shared/cloudinary.ts';
-import { database } from '../_shared/db.ts';
+import { callValue, database } from '../_shared/db.ts';
 import { platformEnv } from '../_shared/env.ts';
 import { defineFunction, json, readJson } from '../_shared/http.ts';
 import { rateLimit } from '../_shared/rate-limit.ts';
@@ -63,8 +63,7 @@ export const handler = defineFunction({ name: 'media-sign', methods: ['POST'], e
   const maxBytes = await database(env.SUPABASE_DB_URL).asUser(user.claims, async (tx) => {
     await tx`select 1 from public.ensure_profile()`;
     await rateLimit(tx, 'media_sign');
-    const [row] = await tx<{ max_bytes: string }[]>`select private.media_max_bytes(${purpose}) as max_bytes`;
-    return Number(row!.max_bytes);
+    return callValue(tx, 'media_max_bytes', { p_purpose: purpose });
   });
 
   const { resource_type, formats } = MEDIA_PURPOSES[purpose];

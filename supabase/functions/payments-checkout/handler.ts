@@ -26,11 +26,11 @@
  *    (private.create_pending_payment, idempotent by session id).
  * Nothing is credited here: stripe-webhook does it when Stripe says paid.
  */
-import { PaymentsCheckoutRequest, PaymentsCheckoutResponse } from '@chat-with-me/shared';
+import { PaymentsCheckoutRequest, PaymentsCheckoutResponse, type Tables } from '@chat-with-me/shared';
 import { z } from 'zod';
 import { clerkSessionEnv, requireClerkKey, requireUser } from '../_shared/auth.ts';
 import { settings } from '../_shared/config.ts';
-import { database } from '../_shared/db.ts';
+import { callRow, database } from '../_shared/db.ts';
 import { platformEnv } from '../_shared/env.ts';
 import { HttpError } from '../_shared/errors.ts';
 import { defineFunction, json, readJson } from '../_shared/http.ts';
@@ -43,22 +43,8 @@ const Env = z
   .superRefine(requireClerkKey)
   .superRefine(refineStripeApiBase);
 
-interface PackRow {
-  id: string;
-  name: string;
-  description: string;
-  price_minor: string;
-  currency: string;
-  credits_micro_usd: string;
-  stripe_price_id: string | null;
-}
-
-/** A bigint column (postgres.js returns int8 as a string) as a safe JS integer. */
-function int(value: string | number, what: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new Error(`${what} is not a safe integer`);
-  return n;
-}
+/** The columns of public.credit_packs a checkout needs. */
+type PackRow = Pick<Tables<'credit_packs'>, 'id' | 'name' | 'description' | 'price_minor' | 'currency' | 'credits_micro_usd' | 'stripe_price_id'>;
 
 export const handler = defineFunction({ name: 'payments-checkout', methods: ['POST'], env: Env }, async (req, { env, log }) => {
   const user = await requireUser(req, env);
@@ -90,8 +76,8 @@ export const handler = defineFunction({ name: 'payments-checkout', methods: ['PO
     });
   }
 
-  const priceMinor = int(pack.price_minor, 'price_minor');
-  const credits = int(pack.credits_micro_usd, 'credits_micro_usd');
+  const priceMinor = pack.price_minor;
+  const credits = pack.credits_micro_usd;
   const metadata = { user_id: user.id, pack_id: pack.id, credits_micro_usd: String(credits) };
   const params: Stripe.Checkout.SessionCreateParams = {
     mode: 'payment',
@@ -138,22 +124,26 @@ export const handler = defineFunction({ name: 'payments-checkout', methods: ['PO
   // What the customer will pay: the session's total (a Stripe Price may differ from price_minor), else the pack's.
   const amount = session.amount_total ?? priceMinor;
   const currency = session.currency ?? pack.currency;
-  const [payment] = await db.asService(
-    (tx) => tx<{ id: string; status: string; amount_minor: string; currency: string; credits_micro_usd: string }[]>`
-      select id, status, amount_minor, currency, credits_micro_usd from private.create_pending_payment(
-        p_user_id => ${user.id}, p_pack_id => ${pack.id}, p_session_id => ${session.id},
-        p_amount_minor => ${amount}, p_currency => ${currency}, p_credits_micro_usd => ${credits})`,
+  const payment = await db.asService((tx) =>
+    callRow(tx, 'create_pending_payment', {
+      p_user_id: user.id,
+      p_pack_id: pack.id,
+      p_session_id: session.id,
+      p_amount_minor: amount,
+      p_currency: currency,
+      p_credits_micro_usd: credits,
+    })
   );
-  log.info('checkout session created', { user_id: user.id, pack_id: pack.id, payment_id: payment!.id, session_id: session.id });
+  log.info('checkout session created', { user_id: user.id, pack_id: pack.id, payment_id: payment.id, session_id: session.id });
 
   return json(PaymentsCheckoutResponse, {
-    payment_id: payment!.id,
+    payment_id: payment.id,
     session_id: session.id,
     checkout_url: session.url,
     expires_at: new Date(session.expires_at * 1000).toISOString(),
-    status: payment!.status as PaymentsCheckoutResponse['status'],
-    amount_minor: int(payment!.amount_minor, 'amount_minor'),
-    currency: payment!.currency,
-    credits_micro_usd: int(payment!.credits_micro_usd, 'credits_micro_usd'),
+    status: payment.status,
+    amount_minor: payment.amount_minor,
+    currency: payment.currency,
+    credits_micro_usd: payment.credits_micro_usd,
   });
 });

@@ -41,11 +41,11 @@ import {
   StripeCharge,
   StripeCheckoutSession,
   StripeEventEnvelope,
-  type StripeWebhookOutcome,
+  StripeWebhookOutcome,
   StripeWebhookResponse,
 } from '@chat-with-me/shared';
 import { z } from 'zod';
-import { database, type Tx } from '../_shared/db.ts';
+import { callValue, database, type Tx } from '../_shared/db.ts';
 import { platformEnv } from '../_shared/env.ts';
 import { HttpError } from '../_shared/errors.ts';
 import { defineFunction, issuesOf, json, readJsonText } from '../_shared/http.ts';
@@ -67,10 +67,9 @@ function parseObject<S extends z.ZodType>(schema: S, value: unknown, what: strin
   return parsed.data;
 }
 
-/** The outcome returned by one of the private stripe_* functions. */
-async function outcomeOf(query: Promise<{ outcome: StripeWebhookOutcome }[]>): Promise<StripeWebhookOutcome> {
-  const [row] = await query;
-  return row!.outcome;
+/** The outcome (text) returned by one of the private stripe_* functions, checked against the shared enum. */
+async function outcomeOf(outcome: Promise<string>): Promise<StripeWebhookOutcome> {
+  return StripeWebhookOutcome.parse(await outcome);
 }
 
 export const handler = defineFunction({ name: 'stripe-webhook', methods: ['POST'], env: Env }, async (req, { env, log }) => {
@@ -98,34 +97,27 @@ export const handler = defineFunction({ name: 'stripe-webhook', methods: ['POST'
     switch (event.type) {
       case 'checkout.session.completed': {
         const s = parseObject(StripeCheckoutSession, object, 'Checkout Session');
-        return outcomeOf(tx`
-          select private.stripe_checkout_completed(
-            p_event_id => ${event.id}, p_session_id => ${s.id}, p_payment_status => ${s.payment_status},
-            p_payment_intent_id => ${s.payment_intent}, p_amount_total => ${s.amount_total}, p_occurred_at => ${occurredAt}
-          ) as outcome`);
+        return outcomeOf(callValue(tx, 'stripe_checkout_completed', {
+          p_event_id: event.id, p_session_id: s.id, p_payment_status: s.payment_status,
+          p_payment_intent_id: s.payment_intent, p_amount_total: s.amount_total, p_occurred_at: occurredAt,
+        }));
       }
       case 'checkout.session.async_payment_succeeded': {
         const s = parseObject(StripeCheckoutSession, object, 'Checkout Session');
-        return outcomeOf(tx`
-          select private.stripe_async_payment_succeeded(
-            p_event_id => ${event.id}, p_session_id => ${s.id}, p_payment_status => ${s.payment_status},
-            p_payment_intent_id => ${s.payment_intent}, p_amount_total => ${s.amount_total}, p_occurred_at => ${occurredAt}
-          ) as outcome`);
+        return outcomeOf(callValue(tx, 'stripe_async_payment_succeeded', {
+          p_event_id: event.id, p_session_id: s.id, p_payment_status: s.payment_status,
+          p_payment_intent_id: s.payment_intent, p_amount_total: s.amount_total, p_occurred_at: occurredAt,
+        }));
       }
       case 'checkout.session.async_payment_failed': {
         const s = parseObject(StripeCheckoutSession, object, 'Checkout Session');
-        return outcomeOf(tx`
-          select private.stripe_async_payment_failed(
-            p_event_id => ${event.id}, p_session_id => ${s.id}, p_payment_intent_id => ${s.payment_intent},
-            p_occurred_at => ${occurredAt}
-          ) as outcome`);
+        return outcomeOf(callValue(tx, 'stripe_async_payment_failed', {
+          p_event_id: event.id, p_session_id: s.id, p_payment_intent_id: s.payment_intent, p_occurred_at: occurredAt,
+        }));
       }
       case 'checkout.session.expired': {
         const s = parseObject(StripeCheckoutSession, object, 'Checkout Session');
-        return outcomeOf(tx`
-          select private.stripe_checkout_expired(
-            p_event_id => ${event.id}, p_session_id => ${s.id}, p_occurred_at => ${occurredAt}
-          ) as outcome`);
+        return outcomeOf(callValue(tx, 'stripe_checkout_expired', { p_event_id: event.id, p_session_id: s.id, p_occurred_at: occurredAt }));
       }
       case 'charge.refunded': {
         const c = parseObject(StripeCharge, object, 'Charge');
@@ -133,12 +125,10 @@ export const handler = defineFunction({ name: 'stripe-webhook', methods: ['POST'
           // A charge made without a PaymentIntent cannot be one of our Checkout payments.
           return recordOnly(tx, event.id, event.type, c.id, occurredAt, 'unknown_payment');
         }
-        return outcomeOf(tx`
-          select private.stripe_charge_refunded(
-            p_event_id => ${event.id}, p_charge_id => ${c.id}, p_payment_intent_id => ${c.payment_intent},
-            p_amount_minor => ${c.amount}, p_amount_refunded_minor => ${c.amount_refunded},
-            p_currency => ${c.currency}, p_occurred_at => ${occurredAt}
-          ) as outcome`);
+        return outcomeOf(callValue(tx, 'stripe_charge_refunded', {
+          p_event_id: event.id, p_charge_id: c.id, p_payment_intent_id: c.payment_intent,
+          p_amount_minor: c.amount, p_amount_refunded_minor: c.amount_refunded, p_currency: c.currency, p_occurred_at: occurredAt,
+        }));
       }
       default: {
         const subject = typeof object.id === 'string' ? object.id.slice(0, 255) : null;
@@ -155,10 +145,8 @@ export const handler = defineFunction({ name: 'stripe-webhook', methods: ['POST'
 async function recordOnly(
   tx: Tx, eventId: string, type: string, subject: string | null, occurredAt: string, outcome: StripeWebhookOutcome,
 ): Promise<StripeWebhookOutcome> {
-  const [row] = await tx<{ first: boolean }[]>`
-    select private.record_webhook_event(
-      p_provider => 'stripe', p_event_id => ${eventId}, p_type => ${type},
-      p_subject_id => ${subject}, p_occurred_at => ${occurredAt}, p_outcome => ${outcome}
-    ) as first`;
-  return row!.first ? outcome : 'duplicate';
+  const first = await callValue(tx, 'record_webhook_event', {
+    p_provider: 'stripe', p_event_id: eventId, p_type: type, p_subject_id: subject, p_occurred_at: occurredAt, p_outcome: outcome,
+  });
+  return first ? outcome : 'duplicate';
 }
