@@ -226,9 +226,18 @@ export const AiInteraction = z.object({
 });
 export type AiInteraction = z.infer<typeof AiInteraction>;
 
-// Compile-time drift checks against the generated Database types.
+/** The ai_interactions columns the `start` event carries as they are. */
+type StartColumns = 'provider' | 'reserved_micro_usd' | 'estimated_prompt_tokens' | 'context_messages' | 'max_output_tokens';
+/** The ai_interactions columns a result carries as they are (the rest are renamed, derived, or non-null once charged). */
+type ResultColumns = 'provider' | 'model' | 'finish_reason' | 'prompt_message_id' | 'answer_message_id' | 'usage_estimated' | 'reserved_micro_usd';
+
+// Compile-time drift checks against the generated Database types (the row that
+// private.start_ai_interaction / finish_ai_interaction return is an ai_interactions row).
 const aiRowChecks: [
   Equals<Omit<AiModel, 'request_options'>, Omit<Tables<'ai_models'>, 'request_options'>>,
   Equals<AiInteraction, Tables<'ai_interactions'>>,
-] = [true, true];
+  Equals<Pick<AiChatStart, StartColumns>, Pick<Tables<'ai_interactions'>, StartColumns>>,
+  Equals<Pick<AiChatResult, ResultColumns>, Pick<Tables<'ai_interactions'>, ResultColumns>>,
+  Equals<AiChatResult['chat_title'], Tables<'chats'>['title']>,
+] = [true, true, true, true, true];
 void aiRowChecks;

@@ -202,6 +202,14 @@ export const PaymentNotificationPayloads = {
   topup_refunded: TopupRefundedPayload,
 } as const;
 
-// Compile-time drift checks: each row schema's output type is exactly the table's Row.
-const rowChecks: [Equals<CreditPack, Tables<'credit_packs'>>, Equals<Payment, Tables<'payments'>>] = [true, true];
+/** The payments columns a checkout answer carries as they are (the row private.create_pending_payment returns). */
+type CheckoutColumns = 'status' | 'amount_minor' | 'currency' | 'credits_micro_usd';
+
+// Compile-time drift checks: each row schema's output type is exactly the table's Row,
+// and the checkout answer's amounts and status are those of the payments row.
+const rowChecks: [
+  Equals<CreditPack, Tables<'credit_packs'>>,
+  Equals<Payment, Tables<'payments'>>,
+  Equals<Pick<PaymentsCheckoutResponse, CheckoutColumns>, Pick<Tables<'payments'>, CheckoutColumns>>,
+] = [true, true, true];
 void rowChecks;
