@@ -91,7 +91,7 @@ async function main() {
       for (const u of SEED_USERS) console.log(`    ${u.id}  ${u.name}${u.admin ? '  (admin)' : ''}`);
     }
     console.log(`  Data (kept): ${rel(statePaths(LOCAL_DIR).db)}  (npm run reset to start over); logs: ${rel(statePaths(LOCAL_DIR).logs)}/`);
-    console.log('  Not served locally: Realtime server, Studio, Supabase Auth, Storage (see docs/local-stack.md).\n');
+    console.log('  Realtime: local stand-in on /realtime/v1 (private channels; docs/realtime.md). Not served: Studio, Supabase Auth, Storage.\n');
   }
   printEnv(stack.env);
   say('\nPress Ctrl-C to stop.');
