@@ -35,7 +35,7 @@ import { platformEnv } from '../_shared/env.ts';
 import { HttpError } from '../_shared/errors.ts';
 import { defineFunction, json, readJson } from '../_shared/http.ts';
 import { rateLimit } from '../_shared/rate-limit.ts';
-import { type Stripe, refineStripeApiBase, stripeApiEnv, stripeClient, stripeError } from '../_shared/stripe.ts';
+import { refineStripeApiBase, Stripe, stripeApiEnv, stripeClient, stripeError } from '../_shared/stripe.ts';
 import { isAllowedRedirect, parseAllowList } from './redirects.ts';
 
 const Env = z
@@ -108,14 +108,14 @@ export const handler = defineFunction({ name: 'payments-checkout', methods: ['PO
     session = await stripeClient(env).checkout.sessions.create(params, { idempotencyKey });
   } catch (e) {
     const mapped = stripeError(e, 'create the Checkout Session');
-    if (!mapped) throw e;
+    if (!mapped || !(e instanceof Stripe.errors.StripeError)) throw e;
     log.warn('stripe checkout session failed', {
       user_id: user.id,
       pack_id: pack.id,
-      stripe_type: (e as { rawType?: string }).rawType,
-      stripe_code: (e as { code?: string }).code,
-      stripe_message: (e as Error).message,
-      stripe_request_id: (e as { requestId?: string }).requestId,
+      stripe_type: e.rawType,
+      stripe_code: e.code,
+      stripe_message: e.message,
+      stripe_request_id: e.requestId,
     });
     throw mapped;
   }
