@@ -42,10 +42,12 @@ export type Tx = postgres.TransactionSql;
  *
  * Range rule: values are refused (RangeError) beyond ±Number.MAX_SAFE_INTEGER
  * (2^53 − 1 ≈ 9.007e15, i.e. about 9 billion USD in micro-USD) rather than
- * rounded: a number is exact there, and the database's own checks keep every
- * amount we store far below it. A refused value fails the query (a bug, 500),
- * never a silently wrong amount. Not a decimal or float parser: anything other
- * than an optional minus sign and digits is refused too.
+ * rounded, and kept as numbers (not bigint) below it, where a number is exact
+ * and JSON carries it as is. Real values are orders of magnitude smaller; the
+ * columns themselves have no such upper bound, so a larger value fails its
+ * query (a 500 to investigate) instead of becoming a wrong amount. Not a
+ * decimal or float parser: anything but an optional minus sign and digits is
+ * refused too.
  * Source of the range: https://tc39.es/ecma262/#sec-number.max_safe_integer
  */
 export function parseInt8(text: string): number {
