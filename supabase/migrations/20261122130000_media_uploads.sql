@@ -38,15 +38,6 @@
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
--- Settings (defaults and types; admins change them in Studio)
--- -----------------------------------------------------------------------------
-insert into public.admin_config (key, value, description, value_type, min_value, max_value) values
-  ('media.max_avatar_bytes', '5242880', 'Largest avatar upload recorded, in bytes (5 MiB); media-sign tells clients, cloudinary-webhook refuses and deletes larger ones.', 'integer', 1024, 104857600),
-  ('media.max_image_bytes', '10485760', 'Largest chat image upload recorded, in bytes (10 MiB); media-sign tells clients, cloudinary-webhook refuses and deletes larger ones.', 'integer', 1024, 104857600),
-  ('media.max_file_bytes', '26214400', 'Largest chat file upload recorded, in bytes (25 MiB); media-sign tells clients, cloudinary-webhook refuses and deletes larger ones.', 'integer', 1024, 1073741824)
-on conflict (key) do nothing;
-
--- -----------------------------------------------------------------------------
 -- Tables
 -- -----------------------------------------------------------------------------
 create table private.media_deletions (
@@ -79,8 +70,9 @@ alter table private.media_deletions enable row level security;
 
 /**
  * Largest upload allowed for a purpose, in bytes, from admin_config
- * (media.max_avatar_bytes, media.max_image_bytes, media.max_file_bytes) with
- * the defaults above when a setting is missing or not a positive number.
+ * (media.max_avatar_bytes, media.max_image_bytes, media.max_file_bytes), or
+ * the default written here (5 MiB, 10 MiB, 25 MiB) when a setting is missing
+ * or not a positive number; the settings start at these defaults.
  * Not a secret: media-sign hands it to the client. Errors: 22023 unknown purpose.
  */
 create or replace function private.media_max_bytes(p_purpose text)
@@ -110,6 +102,14 @@ end;
 $$;
 comment on function private.media_max_bytes(text) is
   'Largest upload (bytes) for a media purpose, from admin_config media.max_*_bytes.';
+
+-- The settings (types and bounds; admins change them in Studio) start at the
+-- defaults written once, in media_max_bytes above (no row exists yet here).
+insert into public.admin_config (key, value, description, value_type, min_value, max_value) values
+  ('media.max_avatar_bytes', to_jsonb(private.media_max_bytes('avatar')), 'Largest avatar upload recorded, in bytes (5 MiB); media-sign tells clients, cloudinary-webhook refuses and deletes larger ones.', 'integer', 1024, 104857600),
+  ('media.max_image_bytes', to_jsonb(private.media_max_bytes('chat_image')), 'Largest chat image upload recorded, in bytes (10 MiB); media-sign tells clients, cloudinary-webhook refuses and deletes larger ones.', 'integer', 1024, 104857600),
+  ('media.max_file_bytes', to_jsonb(private.media_max_bytes('chat_file')), 'Largest chat file upload recorded, in bytes (25 MiB); media-sign tells clients, cloudinary-webhook refuses and deletes larger ones.', 'integer', 1024, 1073741824)
+on conflict (key) do nothing;
 
 /** Queues a Cloudinary asset for deletion (once: a second request is a no-op). */
 create or replace function private.queue_media_deletion(p_resource_type text, p_public_id text, p_reason text)
