@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `npm run demo`: plays the user journey of the product's primary story
- * (sign-up, friends, one-on-one and group chats, read receipts, the AI
- * assistant paid with credits, top-ups, media) through supabase-js, the way an
+ * (sign-up, friends, one-on-one and group chats, read receipts, typing,
+ * messages and receipts live on private Realtime channels, the AI assistant
+ * paid with credits, top-ups, media) through supabase-js, the way an
  * app uses this backend, printing who does what and what the backend answered.
  * Every step checks what it expects; the first wrong answer stops the demo with
  * exit code 1.
@@ -13,8 +14,8 @@
  *
  * Modules: stack.mjs (which stack), people.mjs (how each actor acts:
  * supabase-js with a Clerk token, the secret key for server reads, signed
- * webhooks), journey.mjs (the steps), realtime.mjs (what the database
- * broadcast, read as Realtime authorises it), transcript.mjs (printing and
+ * webhooks), journey.mjs (the steps), realtime.mjs (each person's private
+ * Realtime channels, joined through supabase-js), transcript.mjs (printing and
  * checks), picture.mjs (the PNG Bob uploads).
  *
  * The demo signs Clerk webhooks with the stand-in's secret and pays on the

@@ -1,14 +1,17 @@
 /**
  * The journey of the product's primary user story (sign-up, friends, direct
- * and group chats, replies and edits, read receipts, the AI assistant paid with
- * credits, a top-up, a picture), played through supabase-js as each person
- * (see people.mjs), each step printed and checked.
+ * and group chats, replies and edits, read receipts, typing and messages in
+ * real time, the AI assistant paid with credits, a top-up, a picture), played
+ * through supabase-js as each person (see people.mjs), each step printed and
+ * checked. Each person's app keeps its private Realtime channels joined from
+ * sign-in on (realtime.mjs): what arrives there is checked where it matters and
+ * summed up in the last step.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { SEED_USERS } from '../standins/clerk.mjs';
 import { sunsetPng } from './picture.mjs';
 import { Person, clerkUser, postClerkWebhook, serviceClient } from './people.mjs';
-import { createRealtimeReader } from './realtime.mjs';
+import { Channels } from './realtime.mjs';
 import { WHO, bold, check, checkEqual, cyan, eventually, expectData, note, ok, say, short, step, usd } from './transcript.mjs';
 
 /**
@@ -16,16 +19,16 @@ import { WHO, bold, check, checkEqual, cyan, eventually, expectData, note, ok, s
  * @param {{ env: Record<string, string>, clerk: any, shared: typeof import('@chat-with-me/shared') }} ctx
  */
 export async function journey(ctx) {
-  const realtime = createRealtimeReader(ctx.env.DB_URL);
+  const channels = new Channels();
   try {
-    await play(ctx, realtime);
+    return await play(ctx, channels);
   } finally {
-    await realtime.end();
+    await channels.leaveAll();
   }
 }
 
-/** @param {any} ctx @param {ReturnType<typeof createRealtimeReader>} realtime */
-async function play(ctx, realtime) {
+/** @param {any} ctx @param {Channels} channels */
+async function play(ctx, channels) {
   const { shared } = ctx;
   const run = randomBytes(3).toString('hex');
   const alice = new Person(ctx, { first: 'Alice', last: 'Archer', run });
@@ -59,6 +62,16 @@ async function play(ctx, realtime) {
     check(w.balance > 0n, `${p.name} should start with the welcome grant (credits.welcome_grant_micro_usd)`, String(w.balance));
     say(p.name, `signs in; \`me\` → @${me.user.username}, ${acct.email}; wallet ${usd(w.balance)} (welcome grant)`);
   }
+  // Each app joins its user's private channel, as the README's client code does after sign-in.
+  /** Each person's joined channels, by topic. @type {Map<string, Map<string, import('./realtime.mjs').LiveChannel>>} */
+  const live = new Map(people.map((p) => [p.id, new Map()]));
+  const joinAs = async (p, topic, schemas, opts) => {
+    const ch = await channels.subscribe(p, topic, schemas, opts);
+    live.get(p.id).set(topic, ch);
+    return ch;
+  };
+  for (const p of people) await joinAs(p, shared.userTopic(p.id), shared.UserChannelEvents);
+  ok(`Realtime: each app joined its private channel ${shared.userTopic('<me>')} (supabase-js, Clerk token) → SUBSCRIBED`);
   const others = await expectData('Alice reads others’ accounts', alice.sb.from('user_accounts').select('user_id, email').in('user_id', [bob.id, carol.id]));
   checkEqual(others.length, 0, "Alice must not read other people's accounts");
   ok("RLS: Alice reads her own account (email) and nobody else's");
@@ -117,6 +130,19 @@ async function play(ctx, realtime) {
   const carolSeesDirect = await expectData('Carol reads chats', carol.sb.from('chats').select('id').eq('id', direct.id));
   checkEqual(carolSeesDirect.length, 0, 'Carol must not see the direct chat of Alice and Bob');
   ok('RLS: Carol does not see the direct chat of Alice and Bob');
+  for (const p of [alice, bob]) await joinAs(p, shared.chatTopic(direct.id), shared.ChatChannelEvents);
+  for (const p of people) await joinAs(p, shared.chatTopic(group.id), shared.ChatChannelEvents);
+  const label = { [direct.id]: '<direct>', [group.id]: '<group>' };
+  ok(`Realtime: Alice and Bob joined ${shared.chatTopic('<direct>')}, all three ${shared.chatTopic('<group>')} → SUBSCRIBED`);
+  for (const [who, topic, shown] of [
+    [carol, shared.chatTopic(direct.id), shared.chatTopic('<direct>')],
+    [bob, shared.userTopic(alice.id), shared.userTopic('<alice>')],
+  ]) {
+    const refused = await channels.join(who, topic, shared.ChatChannelEvents);
+    checkEqual(refused.status, 'CHANNEL_ERROR', `${who.name} joining ${shown} must be refused`);
+    check(/^Unauthorized: /.test(refused.message ?? ''), `${who.name}'s join of ${shown} should be refused by the join policy`, refused.message);
+    ok(`Realtime: ${who.name} tries to join ${shown} → CHANNEL_ERROR "${refused.message.replace(topic, shown)}"`);
+  }
 
   // ---------------------------------------------------------------------------
   step('Messages, a reply and an edit');
@@ -184,14 +210,56 @@ async function play(ctx, realtime) {
     bob.sb.from('chat_members').select('last_read_message_id').eq('chat_id', direct.id).eq('user_id', alice.id),
   );
   checkEqual(receipts[0]?.last_read_message_id, reply.id, "Bob sees Alice's read receipt");
-  const readEvents = (await realtime.received(bob, shared.chatTopic(direct.id))).filter((e) => e.event === 'read');
-  const receipt = readEvents.map((r) => shared.ReadReceiptPayload.parse(r.payload)).find((r) => r.user_id === alice.id);
-  checkEqual(receipt?.message_id, reply.id, `the \`read\` event written for Bob on ${shared.chatTopic('<direct>')}`);
-  ok(`Bob sees that Alice read his reply: chat_members.last_read_message_id, and a \`read\` event on ${shared.chatTopic('<direct>')}`);
+  const bobsDirect = live.get(bob.id).get(shared.chatTopic(direct.id));
+  const receipt = await bobsDirect.waitFor('read', (r) => r.user_id === alice.id, `Bob's app should receive Alice's read receipt`);
+  checkEqual(receipt.payload.message_id, reply.id, `the \`read\` event Bob received on ${shared.chatTopic('<direct>')}`);
+  ok(`Bob sees that Alice read his reply: chat_members.last_read_message_id, and live, a \`read\` event on ${shared.chatTopic('<direct>')}`);
   rows = await inbox(alice);
   checkEqual(unreadOf(rows, direct), 0, "Alice's unread in the direct chat after reading");
   checkEqual(unreadOf(rows, group), 0, "Alice's unread in the group after reading");
   ok("Alice's inbox: 0 unread everywhere");
+
+  // ---------------------------------------------------------------------------
+  step('Alice and Bob in real time: presence, typing, a message and its read receipt through Realtime channels');
+  // Both apps have the chat's record (chat:<id>, only the database publishes there) joined since step 3;
+  // now they join its presence channel, where members publish typing (Broadcast) and who is online (Presence).
+  const presenceTopic = shared.chatPresenceTopic(direct.id);
+  const bobsPresence = await joinAs(bob, presenceTopic, shared.ChatPresenceEvents, { presenceKey: bob.id });
+  const bobOnline = { user_id: bob.id, online_at: new Date().toISOString() };
+  checkEqual(await bobsPresence.channel.track(bobOnline), 'ok', "Bob's presence track");
+  say('Bob', `joins ${shared.chatPresenceTopic('<direct>')} and tracks his presence → SUBSCRIBED, tracked`);
+  const alicesPresence = await joinAs(alice, presenceTopic, shared.ChatPresenceEvents, { presenceKey: alice.id, ack: true });
+  say('Alice', `joins ${shared.chatPresenceTopic('<direct>')} → SUBSCRIBED`);
+  const online = await eventually(() => alicesPresence.channel.presenceState()[bob.id]?.[0] ?? null, 5_000);
+  check(online, "Alice's app should see Bob in the chat's presence state", alicesPresence.channel.presenceState());
+  const state = shared.ChatPresenceState.safeParse(online);
+  check(state.success && state.data.user_id === bob.id, "Bob's presence state should match ChatPresenceState", online);
+  ok(`Alice sees Bob online (Presence: {user_id: <bob>, online_at}, as ChatPresenceState describes it)`);
+
+  let t = performance.now();
+  checkEqual(
+    await alicesPresence.channel.send({ type: 'broadcast', event: 'typing', payload: { user_id: alice.id, typing: true } }),
+    'ok',
+    "Alice's typing broadcast (ack)",
+  );
+  say('Alice', `starts typing: her app sends \`typing\` on ${shared.chatPresenceTopic('<direct>')} (client Broadcast, acknowledged)`);
+  const typing = await bobsPresence.waitFor('typing', (p) => p.user_id === alice.id && p.typing, "Bob's app should see Alice typing");
+  ok(`Bob sees "Alice is typing…" (TypingPayload, ${Math.round(typing.at - t)} ms after she started)`);
+
+  const liveText = 'On my way, see you at 8 at the trailhead!';
+  t = performance.now();
+  const liveMsg = await send(alice, direct, liveText);
+  const insert = await bobsDirect.waitFor('INSERT', (p) => p.record?.id === liveMsg.id, "Bob's app should receive Alice's message");
+  checkEqual(insert.payload.record.content, liveText, 'the message Bob received');
+  checkEqual(insert.payload.record.sender_id, alice.id, 'the sender of the message Bob received');
+  ok(`Bob receives it on ${shared.chatTopic('<direct>')}: INSERT of the stored message (MessageChangePayload), ${Math.round(insert.at - t)} ms after she sent it`);
+
+  t = performance.now();
+  await expectData('mark_chat_read', bob.sb.rpc('mark_chat_read', { p_chat_id: direct.id }));
+  say('Bob', 'reads it: mark_chat_read');
+  const alicesDirect = live.get(alice.id).get(shared.chatTopic(direct.id));
+  const seenBy = await alicesDirect.waitFor('read', (r) => r.user_id === bob.id && r.message_id === liveMsg.id, "Alice's app should receive Bob's read receipt");
+  ok(`Alice sees "Seen" under her message: \`read\` from Bob on ${shared.chatTopic('<direct>')} (ReadReceiptPayload), ${Math.round(seenBy.at - t)} ms after he read it`);
 
   // ---------------------------------------------------------------------------
   step('The AI assistant answers in the group, streamed and metered');
@@ -373,48 +441,39 @@ async function play(ctx, realtime) {
   say('Server', `(secret key, service_role) ${wallets.length} wallets and ${entriesAll.length} ledger entries: every wallet = sum of its ledger, nothing held`);
 
   // ---------------------------------------------------------------------------
-  step('What the database broadcast on each person’s Realtime topics (read as Realtime authorises each of them)');
-  note('no Realtime server runs locally: the broadcasts are the rows written to realtime.messages, read through the join policy');
-  /** Events `who` may receive on `topic`, counted by name; each payload checked with the shared schema of its event. */
-  const topicEvents = async (who, topic, schemas) => {
-    const counts = new Map();
-    for (const r of await realtime.received(who, topic)) {
-      const parsed = schemas[r.event]?.safeParse(r.payload);
-      check(!parsed || parsed.success, `the ${r.event} payload on ${topic} should match its shared schema`, { payload: r.payload, issues: parsed?.error?.issues });
-      counts.set(r.event, (counts.get(r.event) ?? 0) + 1);
-    }
-    return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([event, n]) => ({ event, n }));
-  };
+  step('What each person’s app received live on its private Realtime channels');
+  note('joined from sign-in (user:<me>) and from the chats’ creation (chat:<id>) on; every payload checked with its shared schema on arrival');
   const fmt = (evs) => (evs.length ? evs.map((e) => `${e.event} ×${e.n}`).join(', ') : '(nothing)');
-  const count = (evs, name) => evs.find((e) => e.event === name)?.n ?? 0;
+  const count = (ch, name) => ch.counts().find((e) => e.event === name)?.n ?? 0;
   const expectations = {
     [alice.id]: { user: ['notification', 'balance', 'chat_added'], chats: [direct, group] },
-    [bob.id]: { user: ['notification', 'balance', 'chat_added', 'media'], chats: [direct, group] },
-    [carol.id]: { user: ['notification', 'balance', 'chat_added'], chats: [group] },
+    [bob.id]: { user: ['notification', 'chat_added', 'media'], chats: [direct, group] },
+    [carol.id]: { user: ['notification', 'chat_added'], chats: [group] },
   };
-  const label = { [direct.id]: '<direct>', [group.id]: '<group>' };
+  // The last events of the journey (Bob's image message, Carol's read mark, Bob's upload) may still be on their way.
+  await live.get(carol.id).get(shared.chatTopic(group.id)).waitFor('read', (r) => r.user_id === carol.id && r.message_id === imageMsg.id, "Carol's read receipt of the picture");
+  await live.get(bob.id).get(shared.userTopic(bob.id)).waitFor('media', () => true, "Bob's media event for his upload");
   for (const p of people) {
-    const own = await topicEvents(p, shared.userTopic(p.id), shared.UserChannelEvents);
-    say(p.name, `${shared.userTopic(`<${p.name.toLowerCase()}>`).padEnd(15)} ${fmt(own)}`);
-    for (const e of expectations[p.id].user) check(count(own, e) > 0, `${p.name}'s user topic should carry ${e}`, own);
+    for (const ch of live.get(p.id).values()) ch.checkClean();
+    const own = live.get(p.id).get(shared.userTopic(p.id));
+    say(p.name, `${shared.userTopic(`<${p.name.toLowerCase()}>`).padEnd(22)} ${fmt(own.counts())}`);
+    for (const e of expectations[p.id].user) check(count(own, e) > 0, `${p.name}'s app should have received ${e} on her/his user topic`, own.counts());
     for (const chat of expectations[p.id].chats) {
-      const evs = await topicEvents(p, shared.chatTopic(chat.id), shared.ChatChannelEvents);
-      say('', `${shared.chatTopic(label[chat.id]).padEnd(15)} ${fmt(evs)}`);
-      for (const e of ['INSERT', 'read']) check(count(evs, e) > 0, `${p.name} should receive ${e} on the ${label[chat.id]} chat`, evs);
+      const ch = live.get(p.id).get(shared.chatTopic(chat.id));
+      say('', `${shared.chatTopic(label[chat.id]).padEnd(22)} ${fmt(ch.counts())}`);
+      for (const e of ['INSERT', 'read']) check(count(ch, e) > 0, `${p.name}'s app should have received ${e} on the ${label[chat.id]} chat`, ch.counts());
     }
+    const pres = live.get(p.id).get(presenceTopic);
+    if (pres) say('', `${shared.chatPresenceTopic('<direct>').padEnd(22)} ${fmt(pres.counts())}`);
   }
-  const directEvents = await topicEvents(alice, shared.chatTopic(direct.id), shared.ChatChannelEvents);
-  check(count(directEvents, 'UPDATE') >= 1, 'the edit should be broadcast (UPDATE) on the direct chat', directEvents);
-  const presence = await realtime.received(alice, shared.chatPresenceTopic(direct.id));
-  checkEqual(presence.length, 0, `the database publishes nothing on ${shared.chatPresenceTopic('<direct>')} (members' typing and presence only)`);
+  check(count(alicesDirect, 'UPDATE') >= 1, 'the edit should have reached Alice (UPDATE) on the direct chat', alicesDirect.counts());
+  // Members publish on the presence channel, the database never does: only members' typing arrived there.
+  const presenceEvents = [...new Set([...bobsPresence.received, ...alicesPresence.received].map((r) => r.event))];
+  checkEqual(presenceEvents.join(','), 'typing', `what arrived on ${shared.chatPresenceTopic('<direct>')}`);
   const aliceNotes = await expectData("Alice's notifications", alice.sb.from('notifications').select('kind'));
   const byKind = Object.entries(aliceNotes.reduce((m, n) => ({ ...m, [n.kind]: (m[n.kind] ?? 0) + 1 }), {})).sort(([a], [b]) => a.localeCompare(b));
-  note(`Alice's notifications by kind: ${byKind.map(([k, n]) => `${k} ×${n}`).join(', ')}`);
-  const eavesdrop = await realtime.received(carol, shared.chatTopic(direct.id));
-  checkEqual(eavesdrop.length, 0, 'Carol must receive nothing on the direct chat of Alice and Bob');
-  const snoop = await realtime.received(bob, shared.userTopic(alice.id));
-  checkEqual(snoop.length, 0, "Bob must receive nothing on Alice's user topic");
-  ok(`Carol receives nothing on ${shared.chatTopic('<direct>')}, Bob nothing on ${shared.userTopic('<alice>')}: the join policy refuses them`);
+  note(`Alice's notifications by kind (Data API): ${byKind.map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+  ok(`every event arrived as its shared schema describes it; Carol was refused ${shared.chatTopic('<direct>')}, Bob ${shared.userTopic('<alice>')} (step 3)`);
 
   return { people, run };
 }

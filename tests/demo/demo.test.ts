@@ -4,7 +4,9 @@
  * own PostgreSQL, every function in Deno, PostgREST and the API gateway,
  * stand-ins for Clerk, OpenAI, DeepSeek, Stripe and Cloudinary) as a child
  * process, and checks that it completes (exit 0), that its transcript shows
- * each milestone, and that it leaves nothing running. The demo checks every
+ * each milestone (Realtime included: joins and refusals, presence, typing, a
+ * message and a read receipt delivered live, what each channel received), and
+ * that it leaves nothing running. The demo checks every
  * step itself; this test makes sure it ran them all. On failure the whole
  * transcript is printed.
  */
@@ -71,15 +73,24 @@ const MILESTONES = [
   /user\.created for Alice Archer \(user_\w+\) → 200 created/,
   /user\.created for Bob Baker .* → 200 created/,
   /user\.created for Carol Chen .* → 200 created/,
+  /Realtime: each app joined its private channel user:<me> \(supabase-js, Clerk token\) → SUBSCRIBED/,
   /Bob\s+declines → declined/,
   /Alice's friends: Bob, Carol/,
   /opens a direct chat with Alice → the same chat \(one per pair\)/,
   /creates the group "Weekend trip/,
+  /Realtime: Alice and Bob joined chat:<direct>, all three chat:<group> → SUBSCRIBED/,
+  /Carol tries to join chat:<direct> → CHANNEL_ERROR "Unauthorized: You do not have permissions to read from this Channel topic: chat:<direct>"/,
+  /Bob tries to join user:<alice> → CHANNEL_ERROR "Unauthorized: /,
   /↳ replies "/,
   /edits her first message → .*\(edited\)/,
   /Alice's inbox: Bob Baker\s+unread 1/,
-  /`read` event on chat:<direct>/,
+  /live, a `read` event on chat:<direct>/,
   /Alice's inbox: 0 unread everywhere/,
+  /Bob\s+joins chat:<direct>:presence and tracks his presence → SUBSCRIBED, tracked/,
+  /Alice sees Bob online \(Presence/,
+  /Bob sees "Alice is typing…" \(TypingPayload, \d+ ms after she started\)/,
+  /Bob receives it on chat:<direct>: INSERT of the stored message \(MessageChangePayload\), \d+ ms after she sent it/,
+  /Alice sees "Seen" under her message: `read` from Bob on chat:<direct> \(ReadReceiptPayload\), \d+ ms after he read it/,
   /Admin\s+\(Alice Martin, the seed's admin, in her admin app\) sets credits\.low_balance_threshold_micro_usd from/,
   /AI\s+This is the local AI stand-in answering/,
   /restores credits\.low_balance_threshold_micro_usd to \$0\.500000/,
@@ -95,12 +106,15 @@ const MILESTONES = [
   /Carol reads it: 48×32/,
   /Alice\s+balance\s+\$5\.\d{6} = sum of 3 ledger entries \(ai_usage, grant, topup\)/,
   /\(secret key, service_role\) 3 wallets and \d+ ledger entries: every wallet = sum of its ledger, nothing held/,
-  /no Realtime server runs locally: the broadcasts are the rows written to realtime\.messages/,
-  /user:<alice>\s+balance ×3, chat_added ×2, notification ×4/,
-  /user:<bob>\s+.*media ×1/,
-  /chat:<direct>\s+INSERT ×2, read ×1, UPDATE ×1/,
-  /the join policy refuses them/,
-  /✓ The journey completed: 10 steps/,
+  /What each person’s app received live on its private Realtime channels/,
+  /user:<alice>\s+balance ×2, chat_added ×2, notification ×4/,
+  /chat:<direct>\s+INSERT ×3, read ×2, UPDATE ×1/,
+  /chat:<group>\s+INSERT ×6, read ×2/,
+  /user:<bob>\s+chat_added ×2, media ×1, notification ×2/,
+  /chat:<direct>:presence typing ×1/,
+  /user:<carol>\s+chat_added ×1, notification ×2/,
+  /every event arrived as its shared schema describes it/,
+  /✓ The journey completed: 11 steps/,
   /Stopped\./,
 ];
 
