@@ -26,9 +26,10 @@ import { summaryTable, writeResults } from './lib/report.mjs';
 import { benchAi } from './sections/ai.mjs';
 import { benchMetering } from './sections/metering.mjs';
 import { benchHistory, benchInbox, explainPlans } from './sections/read.mjs';
+import { benchRealtime } from './sections/realtime.mjs';
 import { benchSend } from './sections/send.mjs';
 
-const ALL = ['history', 'inbox', 'plans', 'send', 'metering', 'ai'];
+const ALL = ['history', 'inbox', 'plans', 'send', 'metering', 'ai', 'realtime'];
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -115,6 +116,7 @@ try {
       results.ai = { pending: `the run through ai-chat failed: ${reason}` };
     }
   }
+  if (only.includes('realtime')) results.realtime = await benchRealtime(ctx);
 } finally {
   await superuser?.end().catch(() => {});
   await db?.stop().catch(() => {});
