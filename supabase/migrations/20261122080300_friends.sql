@@ -108,7 +108,7 @@ set search_path = ''
 as $$
 begin
   if not exists (select 1 from public.users u where u.id = p_user_id) then
-    raise exception 'user % not found', p_user_id using errcode = 'PT404';
+    raise exception 'user not found' using errcode = 'PT404';
   end if;
 end;
 $$;
@@ -224,7 +224,7 @@ begin
   where f.id = p_request_id and f.addressee_id = v_me and f.status = 'pending'
   returning * into v_row;
   if not found then
-    raise exception 'no pending friend request % for you', p_request_id using errcode = 'PT404';
+    raise exception 'no such pending friend request for you' using errcode = 'PT404';
   end if;
   perform private.notify(v_row.requester_id, 'friend_request_accepted',
     jsonb_build_object('request_id', v_row.id, 'by_user_id', v_me));
@@ -252,7 +252,7 @@ begin
   where f.id = p_request_id and f.addressee_id = v_me and f.status = 'pending'
   returning * into v_row;
   if not found then
-    raise exception 'no pending friend request % for you', p_request_id using errcode = 'PT404';
+    raise exception 'no such pending friend request for you' using errcode = 'PT404';
   end if;
   perform private.notify(v_row.requester_id, 'friend_request_declined',
     jsonb_build_object('request_id', v_row.id, 'by_user_id', v_me));
@@ -276,7 +276,7 @@ begin
   delete from public.friends f
   where f.id = p_request_id and f.requester_id = v_me and f.status = 'pending';
   if not found then
-    raise exception 'no pending friend request % from you', p_request_id using errcode = 'PT404';
+    raise exception 'no such pending friend request from you' using errcode = 'PT404';
   end if;
 end;
 $$;
@@ -299,7 +299,7 @@ begin
     and least(f.requester_id, f.addressee_id) = least(v_me, p_user_id)
     and greatest(f.requester_id, f.addressee_id) = greatest(v_me, p_user_id);
   if not found then
-    raise exception 'not friends with %', p_user_id using errcode = 'PT404';
+    raise exception 'not friends with this user' using errcode = 'PT404';
   end if;
 end;
 $$;
@@ -359,7 +359,7 @@ $$;
  * admin_config rate_limit.user_search.* (private.rate_limit), so it is
  * volatile: PostgREST runs it in a read-write transaction (call it with POST,
  * supabase-js's default for rpc()).
- * Errors: 22023 query shorter than 2 characters; PT429 (HTTP 429) too many searches.
+ * Errors: 22023 query shorter than 2 or longer than 100 characters; PT429 (HTTP 429) too many searches.
  */
 create or replace function public.search_users(p_query text, p_limit integer default 20)
 returns table (id text, display_name text, username text, avatar_url text, about text)
@@ -372,8 +372,9 @@ declare
   v_me text := private.require_user_id();
   v_q text := btrim(coalesce(p_query, ''));
 begin
-  if char_length(v_q) < 2 then
-    raise exception 'search query must have at least 2 characters' using errcode = '22023';
+  -- Bounded both ways: a long pattern makes trigram and ILIKE matching slow for everyone.
+  if char_length(v_q) < 2 or char_length(v_q) > 100 then
+    raise exception 'search query must have 2 to 100 characters' using errcode = '22023';
   end if;
   perform private.rate_limit('user_search');
   -- ::text: RETURN QUERY wants the declared types exactly (a public.clerk_user_id

@@ -278,6 +278,7 @@ $$;
 /**
  * Creates an assistant chat (the caller's private AI conversation). The title
  * may be null: the ai-chat function names it after the first exchange.
+ * Errors: 22023 title longer than 100 characters.
  */
 create or replace function public.create_assistant_chat(p_title text default null)
 returns public.chats
@@ -290,8 +291,12 @@ declare
   v_chat public.chats;
 begin
   perform private.assert_user_exists(v_me);
+  -- Refused like create_group_chat's title, never cut silently.
+  if char_length(btrim(coalesce(p_title, ''))) > 100 then
+    raise exception 'title must be at most 100 characters' using errcode = '22023';
+  end if;
   insert into public.chats (kind, title, created_by)
-  values ('assistant', nullif(left(btrim(coalesce(p_title, '')), 100), ''), v_me)
+  values ('assistant', nullif(btrim(coalesce(p_title, '')), ''), v_me)
   returning * into v_chat;
   insert into public.chat_members (chat_id, user_id, role) values (v_chat.id, v_me, 'owner');
   return v_chat;
@@ -317,7 +322,7 @@ begin
   perform private.require_user_id();
   v_role := private.my_chat_role(p_chat_id);
   if v_role is null then
-    raise exception 'chat % not found', p_chat_id using errcode = 'PT404';
+    raise exception 'chat not found' using errcode = 'PT404';
   end if;
   if not exists (select 1 from public.chats c where c.id = p_chat_id and c.kind = 'group') then
     raise exception 'only group chats have managed members' using errcode = '22023';
@@ -387,7 +392,7 @@ begin
   select m.role into v_their_role from public.chat_members m
   where m.chat_id = p_chat_id and m.user_id = p_user_id;
   if v_their_role is null then
-    raise exception '% is not a member of chat %', p_user_id, p_chat_id using errcode = 'PT404';
+    raise exception 'that user is not a member of this chat' using errcode = 'PT404';
   end if;
   if v_their_role = 'owner' or (v_my_role = 'admin' and v_their_role <> 'member') then
     raise exception 'you cannot remove this member' using errcode = '42501';
@@ -422,7 +427,7 @@ begin
   where m.chat_id = p_chat_id and m.user_id = p_user_id
   returning * into v_row;
   if not found then
-    raise exception '% is not a member of chat %', p_user_id, p_chat_id using errcode = 'PT404';
+    raise exception 'that user is not a member of this chat' using errcode = 'PT404';
   end if;
   return v_row;
 end;
@@ -447,7 +452,7 @@ declare
   v_next text;
 begin
   if v_role is null then
-    raise exception 'chat % not found', p_chat_id using errcode = 'PT404';
+    raise exception 'chat not found' using errcode = 'PT404';
   end if;
   if not exists (select 1 from public.chats c where c.id = p_chat_id and c.kind = 'group') then
     raise exception 'only group chats can be left' using errcode = '22023';

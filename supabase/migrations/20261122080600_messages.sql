@@ -380,7 +380,7 @@ declare
   v_row public.chat_members;
 begin
   if private.my_chat_role(p_chat_id) is null then
-    raise exception 'chat % not found', p_chat_id using errcode = 'PT404';
+    raise exception 'chat not found' using errcode = 'PT404';
   end if;
   if p_message_id is null then
     select m.id, m.created_at into v_msg_id, v_msg_at from public.messages m
@@ -389,7 +389,7 @@ begin
     select m.id, m.created_at into v_msg_id, v_msg_at from public.messages m
     where m.id = p_message_id and m.chat_id = p_chat_id;
     if v_msg_id is null then
-      raise exception 'message % not found in chat %', p_message_id, p_chat_id using errcode = 'PT404';
+      raise exception 'message not found in this chat' using errcode = 'PT404';
     end if;
   end if;
 

@@ -363,7 +363,7 @@ begin
   end if;
   select * into v_res from public.credit_reservations cr where cr.id = p_reservation_id for update;
   if not found then
-    raise exception 'reservation % not found', p_reservation_id using errcode = 'PT404';
+    raise exception 'reservation not found' using errcode = 'PT404';
   end if;
   if v_res.status = 'settled' then
     return v_res;
@@ -402,7 +402,7 @@ declare
 begin
   select * into v_res from public.credit_reservations cr where cr.id = p_reservation_id for update;
   if not found then
-    raise exception 'reservation % not found', p_reservation_id using errcode = 'PT404';
+    raise exception 'reservation not found' using errcode = 'PT404';
   end if;
   if v_res.status <> 'held' then
     return v_res;

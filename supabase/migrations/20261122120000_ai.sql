@@ -466,10 +466,10 @@ begin
   end if;
   select * into v_model from public.ai_models m where m.id = p_model_id and m.enabled;
   if not found then
-    raise exception 'model % is unknown or disabled', p_model_id using errcode = 'PT404';
+    raise exception 'model is unknown or disabled' using errcode = 'PT404';
   end if;
   if not exists (select 1 from public.chat_members cm where cm.chat_id = p_chat_id and cm.user_id = p_user_id) then
-    raise exception 'chat % not found', p_chat_id using errcode = 'PT404';
+    raise exception 'chat not found' using errcode = 'PT404';
   end if;
   select cm.user_id into v_peer
   from public.chats c join public.chat_members cm on cm.chat_id = c.id
@@ -573,7 +573,7 @@ begin
   end if;
   select * into v_row from public.ai_interactions i where i.id = p_interaction_id for update;
   if not found then
-    raise exception 'AI interaction % not found', p_interaction_id using errcode = 'PT404';
+    raise exception 'AI interaction not found' using errcode = 'PT404';
   end if;
   if v_row.status not in ('pending', 'aborted') then
     return v_row;
@@ -661,7 +661,7 @@ begin
   end if;
   select * into v_row from public.ai_interactions i where i.id = p_interaction_id for update;
   if not found then
-    raise exception 'AI interaction % not found', p_interaction_id using errcode = 'PT404';
+    raise exception 'AI interaction not found' using errcode = 'PT404';
   end if;
   if v_row.status not in ('pending', 'aborted') then
     return v_row;
@@ -765,7 +765,7 @@ declare
 begin
   select * into v_row from public.ai_interactions i where i.id = p_interaction_id for update;
   if not found then
-    raise exception 'AI interaction % not found', p_interaction_id using errcode = 'PT404';
+    raise exception 'AI interaction not found' using errcode = 'PT404';
   end if;
   if v_row.status <> 'pending' then
     return v_row;

@@ -292,7 +292,7 @@ declare
 begin
   select * into v_msg from public.messages m where m.id = p_message_id;
   if not found then
-    raise exception 'message % not found', p_message_id using errcode = 'PT404';
+    raise exception 'message not found' using errcode = 'PT404';
   end if;
   perform private.audit(v_actor, 'message.delete', v_msg.sender_id, p_message_id::text, p_reason,
     jsonb_build_object('chat_id', v_msg.chat_id));
@@ -347,7 +347,7 @@ begin
   perform set_config('private.audit_reason', p_reason, true);
   update public.admin_config c set value = p_value where c.key = p_key returning * into v_row;
   if not found then
-    raise exception 'unknown setting %', p_key using errcode = 'PT404';
+    raise exception 'unknown setting' using errcode = 'PT404';
   end if;
   perform set_config('private.audit_reason', '', true);
   return v_row;

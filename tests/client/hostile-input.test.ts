@@ -31,18 +31,6 @@ const NO_OP = new Set([
   'unblock_user(p_user_id) 100 KB of text',
   'create_group_chat(p_member_ids) 100 KB of text',
 ]);
-// BUG (UNBOUNDED_SEARCH): search_users takes a query of any length; with a
-// 100 KB query its trigram similarity over every profile ran into the 8 s
-// statement timeout in a full test run (57014 → HTTP 500), and answers 200 []
-// on a small table: any signed-in user can spend seconds of database time per
-// call (120 calls a minute). Fix: refuse queries over a bound (22023).
-const UNBOUNDED_SEARCH = new Set(['search_users(p_query) 100 KB of text']);
-const KNOWN_502 = new Set(
-  ['send_friend_request(p_user_id)', 'remove_friend(p_user_id)', 'block_user(p_user_id)', 'get_or_create_direct_chat(p_user_id)',
-   'add_chat_member(p_user_id)', 'remove_chat_member(p_user_id)', 'set_chat_member_role(p_user_id)', 'admin_grant_credits(p_user_id)',
-   'admin_set_config(p_key)'].map((k) => `${k} 100 KB of text`),
-);
-const TRUNCATED = new Set(['create_assistant_chat(p_title) 100 KB of text']);
 const CONFIG_KEY = 'media.max_file_bytes';
 
 interface Ctx { actor: string; admin: string; target: string; group: string; message: string }
@@ -109,14 +97,9 @@ describe.each(RPCS)('$fn($arg)', (rpc) => {
 
   for (const [name, value] of Object.entries(INVALID)) {
     const key = `${rpc.fn}(${rpc.arg}) ${name}`;
-    // BUG (KNOWN_502): a 100 KB id is echoed in the "user … not found" message
-    // and the API answers 502 "An invalid response was received from the
-    // upstream server" instead of PostgREST's 404 (a 5 KB id gets the 404):
-    // the local gateway (stack/runtime/gateway.mjs) fails on PostgREST's
-    // response. BUG (TRUNCATED): create_assistant_chat cuts a 100 KB title to
-    // 100 characters and stores it, where create_group_chat refuses it (22023).
-    const known = KNOWN_502.has(key) || TRUNCATED.has(key) || UNBOUNDED_SEARCH.has(key);
-    (known ? it.fails : it)(`${name}: a 4xx with a PostgREST error body, nothing stored`, async () => {
+    // Also regressions of: a 100 KB id echoed in a PT404 message (PostgREST sends it as the reason
+    // phrase: 502 from the gateway), create_assistant_chat cutting a long title, an unbounded search query.
+    it(`${name}: a 4xx with a PostgREST error body, nothing stored`, async () => {
       const c = await context();
       const before = await snapshot(c);
       const res = await caller(c).rpc(rpc.fn as never, rpc.args(c, value) as never);
