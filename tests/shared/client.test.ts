@@ -1,7 +1,7 @@
 /**
  * createFunctionsClient against a stub server: headers it sends, answers it
  * validates, and the typed errors it raises (the real functions are exercised
- * in tests/functions).
+ * in tests/platform and the feature folders).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anonClient } from '../helpers/client.js';
 import { closeDb, owner } from '../helpers/db.js';
-import { buildWorld, expectNoPrivilege, freshUsers, ok, recordMedia, rest, type World } from './helpers.js';
+import { buildWorld, expectNoPrivilege, freshUsers, ok, recordMedia, rest, type World } from '../helpers/world.js';
 
 afterAll(closeDb);
 

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anonClient, clientAs } from '../helpers/client.js';
 import { closeDb, owner } from '../helpers/db.js';
-import { expectNoPrivilege, expectNotFound, expectRefused, freshUsers, ok, randomUUID } from './helpers.js';
+import { expectNoPrivilege, expectNotFound, expectRefused, freshUsers, ok, randomUUID } from '../helpers/world.js';
 
 afterAll(closeDb);
 

@@ -10,7 +10,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { clientAs } from '../helpers/client.js';
 import { closeDb, owner } from '../helpers/db.js';
-import { freshUsers, ok, type Answer } from './helpers.js';
+import { freshUsers, ok, type Answer } from '../helpers/world.js';
 
 afterAll(closeDb);
 

@@ -1,5 +1,5 @@
 /**
- * Fixtures for the client suites (tests/client/*.test.ts): a small world of
+ * Fixtures for the client suites (tests/<feature>/client.test.ts): a small world of
  * users, friendships, chats and messages built through supabase-js as each
  * user would build it, plus assertions on PostgREST answers.
  *

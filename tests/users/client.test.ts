@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anonClient, clientAs, serviceClient } from '../helpers/client.js';
 import { closeDb, createUser, newUserId, owner } from '../helpers/db.js';
-import { expectNoPrivilege, expectRefused, freshUsers, ok, recordMedia, rest } from './helpers.js';
+import { expectNoPrivilege, expectRefused, freshUsers, ok, recordMedia, rest } from '../helpers/world.js';
 
 afterAll(closeDb);
 
