@@ -7,7 +7,7 @@
  * Why copies at all: `supabase functions deploy` bundles each function with
  * its own import map (<name>/deno.json, https://supabase.com/docs/guides/functions/dependencies),
  * and a function folder cannot import outside supabase/ through a shared
- * file. So the copies stay, generated: tests/functions/platform.test.ts fails
+ * file. So the copies stay, generated: tests/platform/functions-runtime.test.ts fails
  * when one differs from what this script writes.
  */
 import { readFile, writeFile } from 'node:fs/promises';

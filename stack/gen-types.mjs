@@ -6,7 +6,7 @@
  * throw-away one). `public` types supabase-js; `private` (not exposed by the
  * Data API) types the edge functions' calls of the private functions
  * (supabase/functions/**).
- * tests/types/drift.test.ts fails when the committed file differs.
+ * tests/platform/types-drift.test.ts fails when the committed file differs.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';

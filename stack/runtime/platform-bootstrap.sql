@@ -191,7 +191,7 @@ alter table realtime.messages enable row level security;
 -- POLICY, supabase/cli#5987). supautils is not in this PostgreSQL build, so the
 -- local stack makes postgres a member of the owner role instead. That is wider
 -- than hosted: migrations must touch realtime.messages only with CREATE/DROP
--- POLICY (tests/database/00_platform.test.ts checks the migration files).
+-- POLICY (tests/platform/contract.test.ts checks the migration files).
 grant supabase_realtime_admin to postgres;
 grant select, insert, update on realtime.messages to postgres, anon, authenticated, service_role;
 
