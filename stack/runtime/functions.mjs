@@ -15,7 +15,7 @@
  * index.ts (its `Deno.serve(handler)` bound to the internal port through
  * DENO_SERVE_ADDRESS), and a function that fails to boot takes no other down.
  *
- * Per function, as the Supabase CLI resolves it (PLATFORM.md §6,
+ * Per function, as the Supabase CLI resolves it (docs/platform.md "Edge runtime";
  * apps/cli-go/internal/functions/deploy/deploy.go):
  * - slugs: every supabase/functions/<name>/index.ts (not `_shared`, not
  *   dot/underscore folders), minus those with `enabled = false`;

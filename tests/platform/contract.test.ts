@@ -139,7 +139,7 @@ async function migrationFiles(): Promise<{ name: string; sql: string }[]> {
 // -----------------------------------------------------------------------------
 // Roles
 // -----------------------------------------------------------------------------
-describe('roles, as the bootstrap creates them (PLATFORM.md §1)', () => {
+describe('roles, as the bootstrap creates them (docs/platform.md: Roles)', () => {
   async function role(name: string) {
     const [r] = await owner()`
       select rolsuper, rolbypassrls, rolinherit, rolcanlogin, rolcreaterole, rolcreatedb, coalesce(rolconfig, '{}') as rolconfig
@@ -200,7 +200,7 @@ describe('roles, as the bootstrap creates them (PLATFORM.md §1)', () => {
 // -----------------------------------------------------------------------------
 // auth.* helpers
 // -----------------------------------------------------------------------------
-describe('auth helpers (PLATFORM.md §2)', () => {
+describe('auth helpers (docs/platform.md: auth functions)', () => {
   it('auth.jwt() returns the claims PostgREST put in request.jwt.claims', async () => {
     const id = await createUser();
     const [r] = await asUser(id, (tx) => tx`select auth.jwt() as jwt`, { email: 'x@example.com' });
@@ -254,7 +254,7 @@ describe('auth helpers (PLATFORM.md §2)', () => {
 // -----------------------------------------------------------------------------
 // realtime.send
 // -----------------------------------------------------------------------------
-describe('realtime.send (PLATFORM.md §3)', () => {
+describe('realtime.send (docs/platform.md: Realtime's database contract)', () => {
   it('writes a private broadcast row and adds an id to the payload', async () => {
     const topic = `probe:${crypto.randomUUID()}`;
     await asService((tx) => tx`select realtime.send(${tx.json({ hello: 'world' })}::jsonb, 'ping', ${topic}, true)`);
@@ -316,7 +316,7 @@ describe('realtime.send (PLATFORM.md §3)', () => {
 // -----------------------------------------------------------------------------
 // PostgREST settings
 // -----------------------------------------------------------------------------
-describe('PostgREST settings (PLATFORM.md §5, §7)', () => {
+describe('PostgREST settings (docs/platform.md: PostgREST, Advisors)', () => {
   it('pgrst.db_schemas names the exposed schemas, public included and private not', async () => {
     const [r] = await asAnon((tx) => tx`select current_setting('pgrst.db_schemas', true) as s`);
     const schemas = String(r!.s).split(',').map((s) => s.trim());
