@@ -1,0 +1,327 @@
+-- =============================================================================
+-- Per-member chat state: delivery status and chat management (issue 16,
+-- docs/messaging.md).
+--
+-- chat_members gains, per member: a delivery pointer (last_delivered_at, the
+-- created_at of the newest message the member's device acknowledged, like the
+-- read pointer last_read_at), and their own settings: archived_at,
+-- muted_until, pinned_at, cleared_at. Adding columns to chat_members is how an
+-- append-only history extends a table (supabase/migrations/README.md).
+--
+-- Delivery status is derived, never stored per message: a recipient has a
+-- message when their delivery or read pointer is at or past its created_at,
+-- and has read it when their read pointer is. public.delivery(messages) counts
+-- that over the chat's members (one indexed scan of a chat's members per
+-- message; no row per message per member). A client acknowledges many
+-- messages in one call (mark_delivered); each pointer that moves is broadcast
+-- as event `delivered` on chat:<chat_id>, as mark_chat_read broadcasts `read`.
+--
+-- Also here: the settings RPCs (archive, mute until, pin, clear history for
+-- oneself) and get_chat_history, replaced (same signature and rows) to hide
+-- what the caller cleared.
+-- =============================================================================
+
+-- -----------------------------------------------------------------------------
+-- Columns
+-- -----------------------------------------------------------------------------
+alter table public.chat_members
+  add column last_delivered_at timestamptz,
+  add column archived_at timestamptz,
+  add column muted_until timestamptz,
+  add column pinned_at timestamptz,
+  add column cleared_at timestamptz;
+comment on column public.chat_members.last_delivered_at is
+  'created_at of the newest message this member''s device acknowledged (mark_delivered); never moves back. A message is delivered to the member when this or last_read_at is at or past its created_at.';
+comment on column public.chat_members.archived_at is 'When the member archived the chat (set_chat_archived); null when not archived. get_inbox lists archived chats only when asked.';
+comment on column public.chat_members.muted_until is
+  'The chat is muted for this member while muted_until > now() (''infinity'': for good); null: not muted. Read by push notifications; mentions notify even when muted.';
+comment on column public.chat_members.pinned_at is 'When the member pinned the chat (set_chat_pinned); pinned chats head the first page of get_inbox. At most chats.max_pinned per member.';
+comment on column public.chat_members.cleared_at is
+  'The member cleared the chat''s history up to this time (clear_chat_history): get_chat_history, search_messages and unread counts ignore messages at or before it, for this member only.';
+
+-- Pinned chats of a member (the first page of get_inbox).
+create index chat_members_user_id_pinned_idx on public.chat_members (user_id, pinned_at) where pinned_at is not null;
+
+insert into public.admin_config (key, value, description, value_type, min_value, max_value) values
+  ('chats.max_pinned', '5',
+   'Chats a member may pin (set_chat_pinned); pinning one more is refused (22023).', 'integer', 1, 100)
+on conflict (key) do nothing;
+
+-- -----------------------------------------------------------------------------
+-- Delivery status
+-- -----------------------------------------------------------------------------
+
+/**
+ * A message's delivery status as JSON {status, recipients, delivered, read}:
+ * `recipients` the members other than the sender who had joined by the time
+ * it was sent; `delivered`/`read` how many of them have it / have read it;
+ * `status` 'read' when all recipients read it, 'delivered' when all have it,
+ * else 'sent' (in a direct chat, the one recipient's status). A computed field
+ * (https://docs.postgrest.org/en/v12/references/api/computed_fields.html):
+ * `supabase.from('messages').select('*, delivery')` or on get_chat_history.
+ * Security invoker: null for a message the caller may not read.
+ */
+create or replace function public.delivery(m public.messages)
+returns jsonb
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'status', case when s.recipients > 0 and s.read = s.recipients then 'read'
+                   when s.recipients > 0 and s.delivered = s.recipients then 'delivered'
+                   else 'sent' end,
+    'recipients', s.recipients, 'delivered', s.delivered, 'read', s.read)
+  from (
+    select count(*) as recipients,
+           count(*) filter (where greatest(cm.last_delivered_at, cm.last_read_at) >= m.created_at) as delivered,
+           count(*) filter (where cm.last_read_at >= m.created_at) as read
+    from public.chat_members cm
+    where cm.chat_id = m.chat_id
+      and cm.user_id is distinct from m.sender_id
+      and cm.joined_at <= m.created_at
+  ) s
+  where m.chat_id = any ((select private.my_chat_id_array())::uuid[])
+$$;
+
+/**
+ * Acknowledges delivery of messages to the caller's device, in one call for
+ * many (1-500 ids, any chats). For each chat, the caller's delivery pointer
+ * moves to the newest acknowledged message of that chat (never back); ids of
+ * messages the caller may not see, or sent by the caller, are ignored.
+ * Returns one row per chat whose pointer moved (chat_id, message_id,
+ * delivered_at), each also broadcast as event `delivered`
+ * {user_id, message_id, delivered_at} on chat:<chat_id>.
+ * Errors: 42501 not signed in / suspended; 22023 more than 500 ids.
+ */
+create or replace function public.mark_delivered(p_message_ids uuid[])
+returns table (chat_id uuid, message_id uuid, delivered_at timestamptz)
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_me text := private.require_user_id();
+  r record;
+begin
+  if coalesce(cardinality(p_message_ids), 0) > 500 then
+    raise exception 'at most 500 message ids per call' using errcode = '22023';
+  end if;
+  for r in
+    select distinct on (m.chat_id) m.chat_id, m.id, m.created_at
+    from public.messages m
+    join public.chat_members cm on cm.chat_id = m.chat_id and cm.user_id = v_me
+    where m.id = any (coalesce(p_message_ids, '{}'))
+      and m.sender_id is distinct from v_me
+    order by m.chat_id, m.created_at desc, m.id desc
+  loop
+    update public.chat_members cm
+    set last_delivered_at = r.created_at
+    where cm.chat_id = r.chat_id and cm.user_id = v_me
+      and (cm.last_delivered_at is null or cm.last_delivered_at < r.created_at);
+    if found then
+      perform realtime.send(
+        jsonb_build_object('user_id', v_me, 'message_id', r.id, 'delivered_at', r.created_at),
+        'delivered', private.chat_topic(r.chat_id), true);
+      chat_id := r.chat_id;
+      message_id := r.id;
+      delivered_at := r.created_at;
+      return next;
+    end if;
+  end loop;
+end;
+$$;
+
+-- -----------------------------------------------------------------------------
+-- Chat management (the caller's own membership row)
+-- -----------------------------------------------------------------------------
+
+/** The caller's membership row of `p_chat_id`, locked; PT404 when not a member. */
+create or replace function private.my_membership_for_update(p_chat_id uuid, p_me text)
+returns public.chat_members
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_row public.chat_members;
+begin
+  select * into v_row from public.chat_members cm
+  where cm.chat_id = p_chat_id and cm.user_id = p_me
+  for update;
+  if v_row.chat_id is null then
+    raise exception 'chat not found' using errcode = 'PT404';
+  end if;
+  return v_row;
+end;
+$$;
+
+/**
+ * Archives (`p_archived` true) or unarchives a chat for the caller only.
+ * Returns the caller's membership row. Errors: 42501; PT404 not a member.
+ */
+create or replace function public.set_chat_archived(p_chat_id uuid, p_archived boolean)
+returns public.chat_members
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_me text := private.require_user_id();
+  v_row public.chat_members := private.my_membership_for_update(p_chat_id, v_me);
+begin
+  update public.chat_members cm
+  set archived_at = case when coalesce(p_archived, false) then coalesce(cm.archived_at, now()) end
+  where cm.chat_id = v_row.chat_id and cm.user_id = v_me
+  returning * into v_row;
+  return v_row;
+end;
+$$;
+
+/**
+ * Mutes a chat for the caller until `p_until` ('infinity' for good); null or a
+ * time already past unmutes. Mentions of the caller still notify.
+ * Returns the caller's membership row. Errors: 42501; PT404 not a member.
+ */
+create or replace function public.mute_chat(p_chat_id uuid, p_until timestamptz)
+returns public.chat_members
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_me text := private.require_user_id();
+  v_row public.chat_members := private.my_membership_for_update(p_chat_id, v_me);
+begin
+  update public.chat_members cm
+  set muted_until = case when p_until > now() then p_until end
+  where cm.chat_id = v_row.chat_id and cm.user_id = v_me
+  returning * into v_row;
+  return v_row;
+end;
+$$;
+
+/**
+ * Pins (`p_pinned` true) or unpins a chat for the caller; pinned chats head
+ * the first page of get_inbox, most recently pinned first.
+ * Errors: 42501; PT404 not a member; 22023 already at admin_config
+ * chats.max_pinned pinned chats.
+ */
+create or replace function public.set_chat_pinned(p_chat_id uuid, p_pinned boolean)
+returns public.chat_members
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_me text := private.require_user_id();
+  v_row public.chat_members := private.my_membership_for_update(p_chat_id, v_me);
+begin
+  if coalesce(p_pinned, false) and v_row.pinned_at is null then
+    -- Serialise the caller's pins so that the limit holds under concurrency.
+    perform pg_advisory_xact_lock(hashtext('chat_pins:' || v_me));
+    if (select count(*) from public.chat_members cm where cm.user_id = v_me and cm.pinned_at is not null)
+       >= private.config_bigint('chats.max_pinned', 5) then
+      raise exception 'too many pinned chats' using errcode = '22023';
+    end if;
+  end if;
+  update public.chat_members cm
+  set pinned_at = case when coalesce(p_pinned, false) then coalesce(cm.pinned_at, now()) end
+  where cm.chat_id = v_row.chat_id and cm.user_id = v_me
+  returning * into v_row;
+  return v_row;
+end;
+$$;
+
+/**
+ * Clears the chat's history for the caller only: messages sent up to now no
+ * longer appear in their get_chat_history, search_messages or unread counts
+ * (other members keep theirs). Also marks the chat read.
+ * Returns the caller's membership row. Errors: 42501; PT404 not a member.
+ */
+create or replace function public.clear_chat_history(p_chat_id uuid)
+returns public.chat_members
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_me text := private.require_user_id();
+  v_row public.chat_members := private.my_membership_for_update(p_chat_id, v_me);
+begin
+  update public.chat_members cm
+  set cleared_at = now()
+  where cm.chat_id = v_row.chat_id and cm.user_id = v_me
+  returning * into v_row;
+  return v_row;
+end;
+$$;
+
+-- -----------------------------------------------------------------------------
+-- History (replaces 20261122080600_messages.sql's definition: same signature
+-- and rows, now without the messages the caller cleared)
+-- -----------------------------------------------------------------------------
+
+/**
+ * One page of a chat's history, newest first: the `p_limit` (1..200, default
+ * 50) messages before the cursor (`p_before_created_at`, `p_before_id`), or
+ * the latest ones without a cursor; messages at or before the caller's
+ * chat_members.cleared_at are left out. Security invoker: a non-member gets
+ * no rows. Reactions and delivery status come with the page as computed
+ * fields: `rpc('get_chat_history', …).select('*, reactions, delivery')`.
+ */
+create or replace function public.get_chat_history(
+  p_chat_id uuid,
+  p_before_created_at timestamptz default null,
+  p_before_id uuid default null,
+  p_limit integer default 50
+)
+returns setof public.messages
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
+declare
+  v_limit integer := greatest(1, least(coalesce(p_limit, 50), 200));
+  v_cleared timestamptz := coalesce(
+    (select cm.cleared_at from public.chat_members cm
+     where cm.chat_id = p_chat_id and cm.user_id = private.current_user_id()),
+    '-infinity'::timestamptz);
+begin
+  if p_before_created_at is null then
+    return query
+      select * from public.messages m
+      where m.chat_id = p_chat_id and m.created_at > v_cleared
+      order by m.created_at desc, m.id desc
+      limit v_limit;
+  else
+    return query
+      select * from public.messages m
+      where m.chat_id = p_chat_id and m.created_at > v_cleared
+        and (m.created_at, m.id) < (p_before_created_at,
+             coalesce(p_before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
+      order by m.created_at desc, m.id desc
+      limit v_limit;
+  end if;
+end;
+$$;
+
+revoke execute on function private.my_membership_for_update(uuid, text) from public, anon, authenticated;
+revoke execute on function
+  public.delivery(public.messages),
+  public.mark_delivered(uuid[]),
+  public.set_chat_archived(uuid, boolean),
+  public.mute_chat(uuid, timestamptz),
+  public.set_chat_pinned(uuid, boolean),
+  public.clear_chat_history(uuid)
+  from public, anon;
+grant execute on function
+  public.delivery(public.messages),
+  public.mark_delivered(uuid[]),
+  public.set_chat_archived(uuid, boolean),
+  public.mute_chat(uuid, timestamptz),
+  public.set_chat_pinned(uuid, boolean),
+  public.clear_chat_history(uuid)
+  to authenticated, service_role;
