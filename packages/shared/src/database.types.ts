@@ -33,6 +33,40 @@ export type Database = {
                   Relationships: [
                     
                   ]
+                },"push_deliveries": {
+                  Row: {
+                    "device_id": string,"fcm_message_name": string,"outbox_id": number,"sent_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "device_id": string,"fcm_message_name": string,"outbox_id": number,"sent_at"?: string
+                  }
+                  Update: {
+                    "device_id"?: string,"fcm_message_name"?: string,"outbox_id"?: number,"sent_at"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "push_deliveries_outbox_id_fkey"
+      columns: ["outbox_id"]
+isOneToOne: false
+      referencedRelation: "push_outbox"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"push_outbox": {
+                  Row: {
+                    "attempts": number,"body": string,"claimed_until": string | null,"collapse_key": string,"created_at": string,"data": NonNullable<Json>,"event_count": number,"id": number,"kind": string,"last_error": string | null,"next_attempt_at": string,"sent_at": string | null,"status": string,"title": string,"updated_at": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "attempts"?: number,"body": string,"claimed_until"?: string | null,"collapse_key": string,"created_at"?: string,"data"?: NonNullable<Json>,"event_count"?: number,"id"?: never,"kind": string,"last_error"?: string | null,"next_attempt_at"?: string,"sent_at"?: string | null,"status"?: string,"title": string,"updated_at"?: string,"user_id": string
+                  }
+                  Update: {
+                    "attempts"?: number,"body"?: string,"claimed_until"?: string | null,"collapse_key"?: string,"created_at"?: string,"data"?: NonNullable<Json>,"event_count"?: number,"id"?: never,"kind"?: string,"last_error"?: string | null,"next_attempt_at"?: string,"sent_at"?: string | null,"status"?: string,"title"?: string,"updated_at"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
                 },"rate_limit_counters": {
                   Row: {
                     "action": string,"hits": number,"user_id": string,"window_start": string
@@ -75,6 +109,20 @@ export type Database = {
                   Relationships: [
                     
                   ]
+                },"widget_rate_counters": {
+                  Row: {
+                    "action": string,"hits": number,"subject": string,"window_start": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "action": string,"hits": number,"subject": string,"window_start": string
+                  }
+                  Update: {
+                    "action"?: string,"hits"?: number,"subject"?: string,"window_start"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
                 }
           }
           Views: {
@@ -94,6 +142,11 @@ export type Database = {
                            },
 "ai_cost_micro_usd":
 { Args: { "p_cached_input_micro_usd_per_mtok": number,"p_cached_prompt_tokens": number,"p_completion_tokens": number,"p_input_micro_usd_per_mtok": number,"p_output_micro_usd_per_mtok": number,"p_prompt_tokens": number }; Returns: number
+                           },
+"ai_model_fallback":
+{ Args: { "p_model_id": string }; Returns: {
+              "context_window": number,"id": string,"max_output_tokens": number,"provider": Database["public"]['Enums']["ai_provider"],"request_options": Json
+            }[]
                            },
 "apply_payment_refunds":
 { Args: { "p_event_id": string,"p_payment_id": string }; Returns: string
@@ -124,6 +177,11 @@ export type Database = {
               "attempts": number,"public_id": string,"resource_type": string
             }[]
                            },
+"claim_push_batch":
+{ Args: { "p_limit"?: number }; Returns: {
+              "attempts": number,"badge": number,"body": string,"collapse_key": string,"data": Json,"devices": Json,"event_count": number,"id": number,"kind": string,"title": string,"user_id": string
+            }[]
+                           },
 "clerk_delete_user":
 { Args: { "p_event_id": string,"p_occurred_at"?: string,"p_user_id": string }; Returns: string
                            },
@@ -144,6 +202,9 @@ export type Database = {
 "current_user_id":
 { Args: Record<PropertyKey, never>; Returns: string
                            },
+"enqueue_push":
+{ Args: { "p_body": string,"p_collapse_key": string,"p_data": Json,"p_kind": string,"p_title": string,"p_user_id": string }; Returns: undefined
+                           },
 "expire_ai_interactions":
 { Args: { "p_user_id"?: string }; Returns: number
                            },
@@ -157,6 +218,14 @@ export type Database = {
         to: "ai_interactions"
         isOneToOne: true
         isSetofReturn: false
+      } },
+"fallback_ai_interaction":
+{ Args: { "p_error"?: string,"p_error_code": string,"p_estimated_prompt_tokens": number,"p_fallback_model_id": string,"p_interaction_id": string,"p_latency_ms"?: number,"p_min_hold_seconds"?: number }; Returns: Database["public"]['Tables']["ai_interactions"]['Row'][]
+                          SetofOptions: {
+        from: "*"
+        to: "ai_interactions"
+        isOneToOne: false
+        isSetofReturn: true
       } },
 "finish_ai_interaction":
 { Args: { "p_answer": string,"p_cached_prompt_tokens": number,"p_client_disconnected"?: boolean,"p_completion_tokens": number,"p_error"?: string,"p_error_code"?: string,"p_finish_reason"?: string,"p_interaction_id": string,"p_latency_ms"?: number,"p_prompt": string,"p_prompt_tokens": number,"p_provider_response_id"?: string,"p_time_to_first_token_ms"?: number,"p_usage_estimated"?: boolean }; Returns: Database["public"]['Tables']["ai_interactions"]['Row']
@@ -173,6 +242,9 @@ export type Database = {
                            },
 "finish_media_deletion":
 { Args: { "p_error"?: string,"p_public_id": string,"p_resource_type": string }; Returns: undefined
+                           },
+"finish_push":
+{ Args: { "p_delivered"?: (string)[],"p_error"?: string,"p_id": number,"p_message_names"?: (string)[],"p_removed"?: (string)[],"p_retry_after_seconds"?: number }; Returns: string
                            },
 "grant_welcome_credits":
 { Args: { "p_identities": (string)[],"p_user_id": string }; Returns: string
@@ -191,6 +263,14 @@ export type Database = {
               "balance_micro_usd": number,"ledger_sum_micro_usd": number,"user_id": string
             }[]
                            },
+"lock_message_for_reaction":
+{ Args: { "p_me": string,"p_message_id": string }; Returns: Database["public"]['Tables']["messages"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "messages"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "mark_payment_paid":
 { Args: { "p_amount_total": number,"p_event_id": string,"p_payment_id": string }; Returns: string
                            },
@@ -206,8 +286,33 @@ export type Database = {
 "my_chat_role":
 { Args: { "p_chat_id": string }; Returns: Database["public"]['Enums']["chat_member_role"]
                            },
+"my_membership_for_update":
+{ Args: { "p_chat_id": string,"p_me": string }; Returns: Database["public"]['Tables']["chat_members"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "chat_members"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"my_website_ids":
+{ Args: Record<PropertyKey, never>; Returns: (string)[]
+                           },
+"my_widget_session":
+{ Args: { "p_chat_id": string }; Returns: Database["public"]['Tables']["widget_sessions"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "widget_sessions"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"new_widget_key":
+{ Args: Record<PropertyKey, never>; Returns: string
+                           },
 "notify":
 { Args: { "p_kind": string,"p_payload": Json,"p_user_id": string }; Returns: string
+                           },
+"prefix_tsquery":
+{ Args: { "p_query": string }; Returns: unknown
                            },
 "queue_media_deletion":
 { Args: { "p_public_id": string,"p_reason": string,"p_resource_type": string }; Returns: undefined
@@ -318,8 +423,57 @@ export type Database = {
 "stripe_session_paid_event":
 { Args: { "p_amount_total": number,"p_event_id": string,"p_event_type": string,"p_occurred_at": string,"p_payment_intent_id": string,"p_payment_status": string,"p_session_id": string }; Returns: string
                            },
+"unread_message_total":
+{ Args: { "p_user_id": string }; Returns: number
+                           },
 "user_topic":
 { Args: { "p_user_id": string }; Returns: string
+                           },
+"widget_end_session":
+{ Args: { "p_session_id": string }; Returns: undefined
+                           },
+"widget_finish_bot_answer":
+{ Args: { "p_answer": string,"p_cached_prompt_tokens": number,"p_completion_tokens": number,"p_error"?: string,"p_error_code"?: string,"p_finish_reason": string,"p_interaction_id": string,"p_latency_ms": number,"p_prompt_message_id": string,"p_prompt_tokens": number,"p_provider_response_id": string,"p_session_id": string,"p_time_to_first_token_ms": number,"p_usage_estimated": boolean }; Returns: Database["public"]['Tables']["ai_interactions"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "ai_interactions"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"widget_hand_off":
+{ Args: { "p_reason": string,"p_session_id": string }; Returns: undefined
+                           },
+"widget_messages":
+{ Args: { "p_after"?: string,"p_after_id"?: string,"p_limit"?: number,"p_session_id": string }; Returns: {
+              "content": string,"created_at": string,"id": string,"role": string
+            }[]
+                           },
+"widget_origin_known":
+{ Args: { "p_origin": string }; Returns: boolean
+                           },
+"widget_origins_valid":
+{ Args: { "p_origins": (string)[] }; Returns: boolean
+                           },
+"widget_rate_limit":
+{ Args: { "p_action": string,"p_subject": string }; Returns: undefined
+                           },
+"widget_session":
+{ Args: { "p_origin": string,"p_secret_hash": string }; Returns: {
+              "owner_id": string,"session": Database["public"]['Tables']["widget_sessions"]['Row'],"settings": Json,"website_name": string
+            }[]
+                           },
+"widget_settings_valid":
+{ Args: { "p_settings": Json }; Returns: boolean
+                           },
+"widget_start_session":
+{ Args: { "p_ip_hash": string,"p_origin": string,"p_secret_hash": string,"p_widget_key": string }; Returns: {
+              "session": Database["public"]['Tables']["widget_sessions"]['Row'],"settings": Json,"website_name": string
+            }[]
+                           },
+"widget_visitor_message":
+{ Args: { "p_content": string,"p_ip_hash": string,"p_session_id": string }; Returns: {
+              "bot_may_answer": boolean,"bot_refusal": string,"message": Database["public"]['Tables']["messages"]['Row']
+            }[]
                            }
           }
           Enums: {
@@ -357,6 +511,26 @@ export type Database = {
                   }
                   Relationships: [
                     
+                  ]
+                },"ai_interaction_attempts": {
+                  Row: {
+                    "attempt": number,"created_at": string,"error": string | null,"error_code": string,"id": number,"interaction_id": string,"latency_ms": number | null,"model": string,"provider": Database["public"]['Enums']["ai_provider"],"reserved_micro_usd": number,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "attempt": number,"created_at"?: string,"error"?: string | null,"error_code": string,"id"?: never,"interaction_id": string,"latency_ms"?: number | null,"model": string,"provider": Database["public"]['Enums']["ai_provider"],"reserved_micro_usd"?: number,"user_id": string
+                  }
+                  Update: {
+                    "attempt"?: number,"created_at"?: string,"error"?: string | null,"error_code"?: string,"id"?: never,"interaction_id"?: string,"latency_ms"?: number | null,"model"?: string,"provider"?: Database["public"]['Enums']["ai_provider"],"reserved_micro_usd"?: number,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "ai_interaction_attempts_interaction_id_fkey"
+      columns: ["interaction_id"]
+isOneToOne: false
+      referencedRelation: "ai_interactions"
+      referencedColumns: ["id"]
+    }
                   ]
                 },"ai_interactions": {
                   Row: {
@@ -396,6 +570,32 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"ai_model_fallbacks": {
+                  Row: {
+                    "created_at": string,"fallback_model_id": string,"model_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created_at"?: string,"fallback_model_id": string,"model_id": string
+                  }
+                  Update: {
+                    "created_at"?: string,"fallback_model_id"?: string,"model_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "ai_model_fallbacks_fallback_model_id_fkey"
+      columns: ["fallback_model_id"]
+isOneToOne: false
+      referencedRelation: "ai_models"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "ai_model_fallbacks_model_id_fkey"
+      columns: ["model_id"]
+isOneToOne: true
+      referencedRelation: "ai_models"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"ai_models": {
                   Row: {
                     "cached_input_micro_usd_per_mtok": number | null,"context_window": number,"created_at": string,"display_name": string,"enabled": boolean,"id": string,"input_micro_usd_per_mtok": number,"is_default": boolean,"max_output_tokens": number,"output_micro_usd_per_mtok": number,"price_source": string,"provider": Database["public"]['Enums']["ai_provider"],"request_options": NonNullable<Json>,"updated_at": string
@@ -412,14 +612,14 @@ isOneToOne: false
                   ]
                 },"chat_members": {
                   Row: {
-                    "chat_id": string,"joined_at": string,"last_read_at": string | null,"last_read_message_id": string | null,"role": Database["public"]['Enums']["chat_member_role"],"user_id": string
+                    "archived_at": string | null,"chat_id": string,"cleared_at": string | null,"joined_at": string,"last_delivered_at": string | null,"last_read_at": string | null,"last_read_message_id": string | null,"muted_until": string | null,"pinned_at": string | null,"role": Database["public"]['Enums']["chat_member_role"],"user_id": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "chat_id": string,"joined_at"?: string,"last_read_at"?: string | null,"last_read_message_id"?: string | null,"role"?: Database["public"]['Enums']["chat_member_role"],"user_id": string
+                    "archived_at"?: string | null,"chat_id": string,"cleared_at"?: string | null,"joined_at"?: string,"last_delivered_at"?: string | null,"last_read_at"?: string | null,"last_read_message_id"?: string | null,"muted_until"?: string | null,"pinned_at"?: string | null,"role"?: Database["public"]['Enums']["chat_member_role"],"user_id": string
                   }
                   Update: {
-                    "chat_id"?: string,"joined_at"?: string,"last_read_at"?: string | null,"last_read_message_id"?: string | null,"role"?: Database["public"]['Enums']["chat_member_role"],"user_id"?: string
+                    "archived_at"?: string | null,"chat_id"?: string,"cleared_at"?: string | null,"joined_at"?: string,"last_delivered_at"?: string | null,"last_read_at"?: string | null,"last_read_message_id"?: string | null,"muted_until"?: string | null,"pinned_at"?: string | null,"role"?: Database["public"]['Enums']["chat_member_role"],"user_id"?: string
                   }
                   Relationships: [
                     {
@@ -582,11 +782,75 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
-                },"messages": {
+                },"message_mentions": {
                   Row: {
-                    "chat_id": string,"client_id": string | null,"content": string,"created_at": string,"deleted_at": string | null,"edited_at": string | null,"forwarded": boolean,"id": string,"kind": Database["public"]['Enums']["message_kind"],"media_id": string | null,"metadata": NonNullable<Json>,"reply_to_id": string | null,"sender_id": string | null
+                    "chat_id": string,"created_at": string,"message_id": string,"user_id": string
                   }
                   ComputedFields: never
+                  Insert: {
+                    "chat_id": string,"created_at": string,"message_id": string,"user_id": string
+                  }
+                  Update: {
+                    "chat_id"?: string,"created_at"?: string,"message_id"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "message_mentions_chat_id_fkey"
+      columns: ["chat_id"]
+isOneToOne: false
+      referencedRelation: "chats"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "message_mentions_message_id_fkey"
+      columns: ["message_id"]
+isOneToOne: false
+      referencedRelation: "messages"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "message_mentions_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"message_reactions": {
+                  Row: {
+                    "chat_id": string,"created_at": string,"emoji": string,"message_id": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "chat_id": string,"created_at"?: string,"emoji": string,"message_id": string,"user_id": string
+                  }
+                  Update: {
+                    "chat_id"?: string,"created_at"?: string,"emoji"?: string,"message_id"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "message_reactions_chat_id_fkey"
+      columns: ["chat_id"]
+isOneToOne: false
+      referencedRelation: "chats"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "message_reactions_message_id_fkey"
+      columns: ["message_id"]
+isOneToOne: false
+      referencedRelation: "messages"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "message_reactions_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"messages": {
+                  Row: {
+                    "chat_id": string,"client_id": string | null,"content": string,"created_at": string,"deleted_at": string | null,"edited_at": string | null,"forwarded": boolean,"id": string,"kind": Database["public"]['Enums']["message_kind"],"media_id": string | null,"metadata": NonNullable<Json>,"reply_to_id": string | null,"sender_id": string | null,"delivery": Json | null,"reactions": Json | null
+                  }
+                  ComputedFields: "delivery" | "reactions"
                   Insert: {
                     "chat_id": string,"client_id"?: string | null,"content"?: string,"created_at"?: string,"deleted_at"?: string | null,"edited_at"?: string | null,"forwarded"?: boolean,"id"?: string,"kind"?: Database["public"]['Enums']["message_kind"],"media_id"?: string | null,"metadata"?: NonNullable<Json>,"reply_to_id"?: string | null,"sender_id"?: string | null
                   }
@@ -660,6 +924,26 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"push_devices": {
+                  Row: {
+                    "app_version": string | null,"created_at": string,"id": string,"platform": string,"token": string,"updated_at": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "app_version"?: string | null,"created_at"?: string,"id"?: string,"platform": string,"token": string,"updated_at"?: string,"user_id": string
+                  }
+                  Update: {
+                    "app_version"?: string | null,"created_at"?: string,"id"?: string,"platform"?: string,"token"?: string,"updated_at"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "push_devices_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"stripe_charge_refunds": {
                   Row: {
                     "amount_minor": number,"amount_refunded_minor": number,"charge_id": string,"created_at": string,"currency": string,"last_event_id": string,"payment_intent_id": string,"updated_at": string
@@ -728,6 +1012,78 @@ isOneToOne: false
                   Relationships: [
                     
                   ]
+                },"website_agents": {
+                  Row: {
+                    "created_at": string,"user_id": string,"website_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created_at"?: string,"user_id": string,"website_id": string
+                  }
+                  Update: {
+                    "created_at"?: string,"user_id"?: string,"website_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "website_agents_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "website_agents_website_id_fkey"
+      columns: ["website_id"]
+isOneToOne: false
+      referencedRelation: "websites"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"websites": {
+                  Row: {
+                    "active": boolean,"allowed_origins": (string)[],"created_at": string,"id": string,"name": string,"owner_id": string,"settings": NonNullable<Json>,"updated_at": string,"widget_key": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "active"?: boolean,"allowed_origins"?: (string)[],"created_at"?: string,"id"?: string,"name": string,"owner_id"?: string,"settings"?: NonNullable<Json>,"updated_at"?: string,"widget_key"?: string
+                  }
+                  Update: {
+                    "active"?: boolean,"allowed_origins"?: (string)[],"created_at"?: string,"id"?: string,"name"?: string,"owner_id"?: string,"settings"?: NonNullable<Json>,"updated_at"?: string,"widget_key"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "websites_owner_id_fkey"
+      columns: ["owner_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"widget_sessions": {
+                  Row: {
+                    "agent_messages": number,"bot_answers": number,"bot_cost_micro_usd": number,"chat_id": string,"closed_at": string | null,"created_at": string,"expires_at": string,"first_response_ms": number | null,"first_visitor_message_at": string | null,"handed_off_at": string | null,"id": string,"ip_hash": string | null,"last_seen_at": string,"origin": string,"revoked_at": string | null,"secret_hash": string,"visitor_messages": number,"website_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "agent_messages"?: number,"bot_answers"?: number,"bot_cost_micro_usd"?: number,"chat_id": string,"closed_at"?: string | null,"created_at"?: string,"expires_at": string,"first_response_ms"?: number | null,"first_visitor_message_at"?: string | null,"handed_off_at"?: string | null,"id"?: string,"ip_hash"?: string | null,"last_seen_at"?: string,"origin": string,"revoked_at"?: string | null,"secret_hash": string,"visitor_messages"?: number,"website_id": string
+                  }
+                  Update: {
+                    "agent_messages"?: number,"bot_answers"?: number,"bot_cost_micro_usd"?: number,"chat_id"?: string,"closed_at"?: string | null,"created_at"?: string,"expires_at"?: string,"first_response_ms"?: number | null,"first_visitor_message_at"?: string | null,"handed_off_at"?: string | null,"id"?: string,"ip_hash"?: string | null,"last_seen_at"?: string,"origin"?: string,"revoked_at"?: string | null,"secret_hash"?: string,"visitor_messages"?: number,"website_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "widget_sessions_chat_id_fkey"
+      columns: ["chat_id"]
+isOneToOne: true
+      referencedRelation: "chats"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "widget_sessions_website_id_fkey"
+      columns: ["website_id"]
+isOneToOne: false
+      referencedRelation: "websites"
+      referencedColumns: ["id"]
+    }
+                  ]
                 }
           }
           Views: {
@@ -752,10 +1108,15 @@ isOneToOne: false
       } },
 "add_chat_member":
 { Args: { "p_chat_id": string,"p_role"?: Database["public"]['Enums']["chat_member_role"],"p_user_id": string }; Returns: {
-              "chat_id": string,
+              "archived_at": string | null,
+"chat_id": string,
+"cleared_at": string | null,
 "joined_at": string,
+"last_delivered_at": string | null,
 "last_read_at": string | null,
 "last_read_message_id": string | null,
+"muted_until": string | null,
+"pinned_at": string | null,
 "role": Database["public"]['Enums']["chat_member_role"],
 "user_id": string
             }
@@ -765,6 +1126,9 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"add_reaction":
+{ Args: { "p_emoji": string,"p_message_id": string }; Returns: Json
+                           },
 "admin_deduct_credits":
 { Args: { "p_amount_micro_usd": number,"p_reason": string,"p_user_id": string }; Returns: number
                            },
@@ -816,6 +1180,26 @@ isOneToOne: false
 "cancel_friend_request":
 { Args: { "p_request_id": string }; Returns: undefined
                            },
+"clear_chat_history":
+{ Args: { "p_chat_id": string }; Returns: {
+              "archived_at": string | null,
+"chat_id": string,
+"cleared_at": string | null,
+"joined_at": string,
+"last_delivered_at": string | null,
+"last_read_at": string | null,
+"last_read_message_id": string | null,
+"muted_until": string | null,
+"pinned_at": string | null,
+"role": Database["public"]['Enums']["chat_member_role"],
+"user_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "chat_members"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "create_assistant_chat":
 { Args: { "p_title"?: string }; Returns: {
               "avatar_url": string | null,
@@ -870,6 +1254,9 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"delivery":
+{ Args: { "m": Omit<Database["public"]['Tables']["messages"]['Row'], Database["public"]['Tables']["messages"]['ComputedFields']> }; Returns: Json
+                           },
 "ensure_profile":
 { Args: Record<PropertyKey, never>; Returns: {
               "about": string,
@@ -911,8 +1298,8 @@ isOneToOne: false
         isSetofReturn: true
       } },
 "get_inbox":
-{ Args: { "p_before"?: string,"p_before_chat_id"?: string,"p_limit"?: number }; Returns: {
-              "activity_at": string,"avatar_url": string,"chat_id": string,"kind": Database["public"]['Enums']["chat_kind"],"last_message_content": string,"last_message_created_at": string,"last_message_id": string,"last_message_kind": Database["public"]['Enums']["message_kind"],"last_message_sender_id": string,"peer_avatar_url": string,"peer_display_name": string,"peer_id": string,"role": Database["public"]['Enums']["chat_member_role"],"title": string,"unread_count": number
+{ Args: { "p_archived"?: boolean,"p_before"?: string,"p_before_chat_id"?: string,"p_limit"?: number }; Returns: {
+              "activity_at": string,"archived_at": string,"avatar_url": string,"chat_id": string,"kind": Database["public"]['Enums']["chat_kind"],"last_message_content": string,"last_message_created_at": string,"last_message_delivery": Json,"last_message_id": string,"last_message_kind": Database["public"]['Enums']["message_kind"],"last_message_reactions": Json,"last_message_sender_id": string,"muted_until": string,"peer_avatar_url": string,"peer_display_name": string,"peer_id": string,"pinned_at": string,"role": Database["public"]['Enums']["chat_member_role"],"title": string,"unread_count": number,"unread_mention_count": number
             }[]
                            },
 "get_or_create_direct_chat":
@@ -934,15 +1321,25 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"get_widget_analytics":
+{ Args: { "p_from": string,"p_to": string,"p_website_id": string }; Returns: {
+              "agent_messages": number,"avg_first_response_ms": number,"bot_answers": number,"bot_cost_micro_usd": number,"day": string,"handoffs": number,"p95_first_response_ms": number,"sessions": number,"visitor_messages": number
+            }[]
+                           },
 "leave_chat":
 { Args: { "p_chat_id": string }; Returns: undefined
                            },
 "mark_chat_read":
 { Args: { "p_chat_id": string,"p_message_id"?: string }; Returns: {
-              "chat_id": string,
+              "archived_at": string | null,
+"chat_id": string,
+"cleared_at": string | null,
 "joined_at": string,
+"last_delivered_at": string | null,
 "last_read_at": string | null,
 "last_read_message_id": string | null,
+"muted_until": string | null,
+"pinned_at": string | null,
 "role": Database["public"]['Enums']["chat_member_role"],
 "user_id": string
             }
@@ -952,11 +1349,66 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"mark_delivered":
+{ Args: { "p_message_ids": (string)[] }; Returns: {
+              "chat_id": string,"delivered_at": string,"message_id": string
+            }[]
+                           },
+"mute_chat":
+{ Args: { "p_chat_id": string,"p_until": string }; Returns: {
+              "archived_at": string | null,
+"chat_id": string,
+"cleared_at": string | null,
+"joined_at": string,
+"last_delivered_at": string | null,
+"last_read_at": string | null,
+"last_read_message_id": string | null,
+"muted_until": string | null,
+"pinned_at": string | null,
+"role": Database["public"]['Enums']["chat_member_role"],
+"user_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "chat_members"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"reactions":
+{ Args: { "m": Omit<Database["public"]['Tables']["messages"]['Row'], Database["public"]['Tables']["messages"]['ComputedFields']> }; Returns: Json
+                           },
+"register_push_device":
+{ Args: { "p_app_version"?: string,"p_platform": string,"p_token": string }; Returns: {
+              "app_version": string | null,
+"created_at": string,
+"id": string,
+"platform": string,
+"token": string,
+"updated_at": string,
+"user_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "push_devices"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "remove_chat_member":
 { Args: { "p_chat_id": string,"p_user_id": string }; Returns: undefined
                            },
 "remove_friend":
 { Args: { "p_user_id": string }; Returns: undefined
+                           },
+"remove_reaction":
+{ Args: { "p_emoji": string,"p_message_id": string }; Returns: Json
+                           },
+"rotate_widget_key":
+{ Args: { "p_website_id": string }; Returns: string
+                           },
+"search_messages":
+{ Args: { "p_after"?: string,"p_before"?: string,"p_chat_id"?: string,"p_cursor_created_at"?: string,"p_cursor_id"?: string,"p_cursor_rank"?: number,"p_limit"?: number,"p_query": string,"p_sender_id"?: string }; Returns: {
+              "chat_id": string,"content": string,"created_at": string,"id": string,"kind": Database["public"]['Enums']["message_kind"],"rank": number,"sender_id": string
+            }[]
                            },
 "search_users":
 { Args: { "p_limit"?: number,"p_query": string }; Returns: {
@@ -1001,12 +1453,57 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
-"set_chat_member_role":
-{ Args: { "p_chat_id": string,"p_role": Database["public"]['Enums']["chat_member_role"],"p_user_id": string }; Returns: {
-              "chat_id": string,
+"set_chat_archived":
+{ Args: { "p_archived": boolean,"p_chat_id": string }; Returns: {
+              "archived_at": string | null,
+"chat_id": string,
+"cleared_at": string | null,
 "joined_at": string,
+"last_delivered_at": string | null,
 "last_read_at": string | null,
 "last_read_message_id": string | null,
+"muted_until": string | null,
+"pinned_at": string | null,
+"role": Database["public"]['Enums']["chat_member_role"],
+"user_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "chat_members"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"set_chat_member_role":
+{ Args: { "p_chat_id": string,"p_role": Database["public"]['Enums']["chat_member_role"],"p_user_id": string }; Returns: {
+              "archived_at": string | null,
+"chat_id": string,
+"cleared_at": string | null,
+"joined_at": string,
+"last_delivered_at": string | null,
+"last_read_at": string | null,
+"last_read_message_id": string | null,
+"muted_until": string | null,
+"pinned_at": string | null,
+"role": Database["public"]['Enums']["chat_member_role"],
+"user_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "chat_members"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"set_chat_pinned":
+{ Args: { "p_chat_id": string,"p_pinned": boolean }; Returns: {
+              "archived_at": string | null,
+"chat_id": string,
+"cleared_at": string | null,
+"joined_at": string,
+"last_delivered_at": string | null,
+"last_read_at": string | null,
+"last_read_message_id": string | null,
+"muted_until": string | null,
+"pinned_at": string | null,
 "role": Database["public"]['Enums']["chat_member_role"],
 "user_id": string
             }
@@ -1018,10 +1515,67 @@ isOneToOne: false
       } },
 "unblock_user":
 { Args: { "p_user_id": string }; Returns: undefined
-                           }
+                           },
+"unregister_push_device":
+{ Args: { "p_token": string }; Returns: boolean
+                           },
+"widget_close_session":
+{ Args: { "p_chat_id": string }; Returns: {
+              "agent_messages": number,
+"bot_answers": number,
+"bot_cost_micro_usd": number,
+"chat_id": string,
+"closed_at": string | null,
+"created_at": string,
+"expires_at": string,
+"first_response_ms": number | null,
+"first_visitor_message_at": string | null,
+"handed_off_at": string | null,
+"id": string,
+"ip_hash": string | null,
+"last_seen_at": string,
+"origin": string,
+"revoked_at": string | null,
+"secret_hash": string,
+"visitor_messages": number,
+"website_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "widget_sessions"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"widget_take_over":
+{ Args: { "p_chat_id": string }; Returns: {
+              "agent_messages": number,
+"bot_answers": number,
+"bot_cost_micro_usd": number,
+"chat_id": string,
+"closed_at": string | null,
+"created_at": string,
+"expires_at": string,
+"first_response_ms": number | null,
+"first_visitor_message_at": string | null,
+"handed_off_at": string | null,
+"id": string,
+"ip_hash": string | null,
+"last_seen_at": string,
+"origin": string,
+"revoked_at": string | null,
+"secret_hash": string,
+"visitor_messages": number,
+"website_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "widget_sessions"
+        isOneToOne: true
+        isSetofReturn: false
+      } }
           }
           Enums: {
-            "ai_interaction_status": "pending"|"succeeded"|"incomplete"|"failed"|"aborted"|"refused","ai_provider": "openai"|"deepseek","chat_kind": "direct"|"group"|"assistant","chat_member_role": "owner"|"admin"|"member","friend_status": "pending"|"accepted"|"declined"|"blocked","ledger_entry_kind": "topup"|"ai_usage"|"refund"|"grant"|"adjustment","message_kind": "text"|"image"|"file"|"ai"|"system","payment_status": "pending"|"paid"|"failed"|"expired"|"refunded"|"partially_refunded","reservation_status": "held"|"settled"|"released"|"expired"
+            "ai_interaction_status": "pending"|"succeeded"|"incomplete"|"failed"|"aborted"|"refused","ai_provider": "openai"|"deepseek","chat_kind": "direct"|"group"|"assistant"|"widget","chat_member_role": "owner"|"admin"|"member","friend_status": "pending"|"accepted"|"declined"|"blocked","ledger_entry_kind": "topup"|"ai_usage"|"refund"|"grant"|"adjustment","message_kind": "text"|"image"|"file"|"ai"|"system","payment_status": "pending"|"paid"|"failed"|"expired"|"refunded"|"partially_refunded","reservation_status": "held"|"settled"|"released"|"expired"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -1141,7 +1695,7 @@ export const Constants = {
           }
         },"public": {
           Enums: {
-            "ai_interaction_status": ["pending", "succeeded", "incomplete", "failed", "aborted", "refused"],"ai_provider": ["openai", "deepseek"],"chat_kind": ["direct", "group", "assistant"],"chat_member_role": ["owner", "admin", "member"],"friend_status": ["pending", "accepted", "declined", "blocked"],"ledger_entry_kind": ["topup", "ai_usage", "refund", "grant", "adjustment"],"message_kind": ["text", "image", "file", "ai", "system"],"payment_status": ["pending", "paid", "failed", "expired", "refunded", "partially_refunded"],"reservation_status": ["held", "settled", "released", "expired"]
+            "ai_interaction_status": ["pending", "succeeded", "incomplete", "failed", "aborted", "refused"],"ai_provider": ["openai", "deepseek"],"chat_kind": ["direct", "group", "assistant", "widget"],"chat_member_role": ["owner", "admin", "member"],"friend_status": ["pending", "accepted", "declined", "blocked"],"ledger_entry_kind": ["topup", "ai_usage", "refund", "grant", "adjustment"],"message_kind": ["text", "image", "file", "ai", "system"],"payment_status": ["pending", "paid", "failed", "expired", "refunded", "partially_refunded"],"reservation_status": ["held", "settled", "released", "expired"]
           }
         }
 } as const

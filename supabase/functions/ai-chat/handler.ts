@@ -60,7 +60,7 @@
  * Logs carry ids, model, token counts, cost and timings; never the prompt,
  * the answer or a key.
  */
-import { AiChatRequest, AiChatResult, AiChatStart, type AiUsage, toStorableText } from '@chat-with-me/shared';
+import { type AiFallbackFrom, AiChatRequest, AiChatResult, AiChatStart, type AiUsage, toStorableText } from '@chat-with-me/shared';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { z } from 'zod';
 import { clerkSessionEnv, requireClerkKey, requireUser } from '../_shared/auth.ts';
@@ -71,10 +71,21 @@ import { HttpError } from '../_shared/errors.ts';
 import { defineFunction, json, readJson } from '../_shared/http.ts';
 import type { Logger } from '../_shared/log.ts';
 import { buildContext, reservedPromptTokens } from './context.ts';
-import { failInteraction, finishInteraction, type Interaction, loadConversation, type Outcome, settleInteraction, startInteraction } from './metering.ts';
+import {
+  failInteraction,
+  fallbackInteraction,
+  fallbackModel,
+  finishInteraction,
+  type Interaction,
+  loadConversation,
+  type Outcome,
+  settleInteraction,
+  startInteraction,
+} from './metering.ts';
 import {
   type ChatCompletion,
   type ChatCompletionChunk,
+  canFallBack,
   classifyProviderError,
   completionParams,
   missingUsage,
@@ -100,13 +111,13 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
 
   const conv = await db.asUser(user.claims, (tx) => loadConversation(tx, user.id, body), { readOnly: true });
   if (!conv.chat) throw new HttpError('not_found', 'chat not found', { chat_id: body.chat_id });
-  const model = conv.model;
+  let model = conv.model;
   if (!model) {
     throw body.model
       ? new HttpError('invalid_request', `unknown or disabled model: ${body.model}`, { model: body.model })
       : new HttpError('unavailable', 'no default AI model is set (ai_models.is_default)');
   }
-  const client = providerClient(model.provider, env);
+  let client = providerClient(model.provider, env);
 
   const config = await settings(env.SUPABASE_DB_URL);
   const context = buildContext({
@@ -122,6 +133,7 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
     throw new HttpError('invalid_request', `the prompt is too long for ${model.id}`, { prompt_tokens: context.promptTokens, context_window: model.context_window });
   }
 
+  const minHoldSeconds = Math.ceil(env.AI_PROVIDER_TIMEOUT_MS / 1000) + 60;
   const interaction = await startInteraction(db, {
     userId: user.id,
     chatId: conv.chat.id,
@@ -130,29 +142,84 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
     contextMessages: context.contextMessages,
     stream: body.stream,
     requestId,
-    minHoldSeconds: Math.ceil(env.AI_PROVIDER_TIMEOUT_MS / 1000) + 60,
+    minHoldSeconds,
   });
   const call = new ProviderCall(env, log.child({ interaction_id: interaction.id, model: model.id }), interaction, body.prompt, context.promptTokens);
 
-  // The deadline of the provider call, stream included (AI_PROVIDER_TIMEOUT_MS).
-  const abort = new AbortController();
-  const deadline = setTimeout(() => {
-    call.timedOut = true;
-    abort.abort();
-  }, env.AI_PROVIDER_TIMEOUT_MS);
-  /** Sends the request; failing here (before any answer) is an error answer. */
-  const request = async <T>(send: () => Promise<T>): Promise<T> => {
+  // The deadline of one provider attempt, stream included (AI_PROVIDER_TIMEOUT_MS); a fallback attempt gets its own.
+  let abort = new AbortController();
+  const arm = () => {
+    call.timedOut = false;
+    abort = new AbortController();
+    const signal = abort;
+    return setTimeout(() => {
+      call.timedOut = true;
+      signal.abort();
+    }, env.AI_PROVIDER_TIMEOUT_MS);
+  };
+  let deadline = arm();
+
+  /**
+   * Provider fallback (ai_model_fallbacks, 20261202120000_ai_fallbacks.sql):
+   * when the request fails before any output with a fault the other provider
+   * may not share (5xx, 429, timeout, unreachable, our key refused), the call
+   * moves once to the model's enabled fallback: the failed attempt is
+   * recorded (ai_interaction_attempts), the reservation re-made at the
+   * fallback's prices, the row switched to the fallback model. Returns false
+   * (nothing changed) when there is no fallback, it does not fit the prompt,
+   * its provider is not configured, or the credits do not cover it.
+   */
+  let fallbackFrom: AiFallbackFrom | null = null;
+  const fallBack = async (fault: ProviderFault): Promise<boolean> => {
+    if (fallbackFrom || !canFallBack(fault) || !model) return false;
+    const from = model;
     try {
-      return await send();
+      const next = await db.asService((tx) => fallbackModel(tx, from.id));
+      if (!next) return false;
+      const nextPromptTokens = reservedPromptTokens(context.promptTokens, next.provider);
+      if (nextPromptTokens + next.max_output_tokens > next.context_window) return false;
+      const nextClient = providerClient(next.provider, env);
+      const moved = await db.asService((tx) =>
+        fallbackInteraction(tx, {
+          id: interaction.id,
+          modelId: next.id,
+          promptTokens: nextPromptTokens,
+          code: fault.code,
+          error: fault.http.message,
+          latencyMs: call.elapsed(),
+          minHoldSeconds,
+        })
+      );
+      if (!moved) return false;
+      log.warn('ai call falls back', { interaction_id: interaction.id, from: from.id, to: next.id, error_code: fault.code });
+      fallbackFrom = { provider: from.provider, model: from.id, error_code: fault.code };
+      model = next;
+      client = nextClient;
+      call.restart(moved, fallbackFrom);
+      return true;
     } catch (e) {
-      clearTimeout(deadline);
-      throw await call.fail(classifyProviderError(e, model.provider, 'request', call.timedOut));
+      log.error('could not fall back', { error: describe(e) });
+      return false;
+    }
+  };
+
+  /** Sends the request (and, once, to the fallback model); failing here (before any answer) is an error answer. */
+  const request = async <T>(send: (m: NonNullable<typeof model>) => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        return await send(model!);
+      } catch (e) {
+        clearTimeout(deadline);
+        const fault = classifyProviderError(e, model!.provider, 'request', call.timedOut);
+        if (!(await fallBack(fault))) throw await call.fail(fault);
+        deadline = arm();
+      }
     }
   };
 
   if (!body.stream) {
-    const completion: ChatCompletion = await request(() =>
-      client.chat.completions.create(completionParams(model, context.messages, false), { signal: abort.signal })
+    const completion: ChatCompletion = await request((m) =>
+      client.chat.completions.create(completionParams(m, context.messages, false), { signal: abort.signal })
     );
     clearTimeout(deadline);
     // The provider's JSON is not checked against the SDK's types: every field is read defensively.
@@ -172,20 +239,23 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
     return json(AiChatResult, result);
   }
 
-  const stream: AsyncIterable<ChatCompletionChunk> = await request(() =>
-    client.chat.completions.create(completionParams(model, context.messages, true), { signal: abort.signal })
+  const stream: AsyncIterable<ChatCompletionChunk> = await request((m) =>
+    client.chat.completions.create(completionParams(m, context.messages, true), { signal: abort.signal })
   );
+  const answering = model;
+  const held = call.interaction;
   // Streaming: from here on, failures are SSE `error` events.
   const sse = sseStream();
   sse.send(AiChatStart, 'start', {
     interaction_id: interaction.id,
     chat_id: conv.chat.id,
-    provider: model.provider,
-    model: model.id,
-    reserved_micro_usd: interaction.reserved_micro_usd,
-    estimated_prompt_tokens: interaction.estimated_prompt_tokens,
-    context_messages: interaction.context_messages,
-    max_output_tokens: interaction.max_output_tokens,
+    provider: answering.provider,
+    model: answering.id,
+    reserved_micro_usd: held.reserved_micro_usd,
+    estimated_prompt_tokens: held.estimated_prompt_tokens,
+    context_messages: held.context_messages,
+    max_output_tokens: held.max_output_tokens,
+    fallback_from: fallbackFrom,
   });
   const keepAlive = setInterval(() => sse.comment('keep-alive'), KEEP_ALIVE_MS);
 
@@ -210,11 +280,11 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
           if (choice?.finish_reason) finishReason = choice.finish_reason;
         }
       } catch (e) {
-        throw classifyProviderError(e, model.provider, 'stream', call.timedOut);
+        throw classifyProviderError(e, answering.provider, 'stream', call.timedOut);
       }
-      if (call.timedOut) throw classifyProviderError(null, model.provider, 'stream', true);
+      if (call.timedOut) throw classifyProviderError(null, answering.provider, 'stream', true);
       clearTimeout(deadline);
-      if (!usage && !answer) throw missingUsage(model.provider);
+      if (!usage && !answer) throw missingUsage(answering.provider);
       const result = await call.complete({
         answer,
         usage,
@@ -296,17 +366,27 @@ const SETTLE_ATTEMPTS = 2;
 
 /** One provider call's bookkeeping: timings, and the finish/settle/fail transactions. */
 class ProviderCall {
-  readonly started = performance.now();
+  private started = performance.now();
   timedOut = false;
+  /** The attempt that failed before the fallback model took over (null without a fallback). */
+  private fallbackFrom: AiFallbackFrom | null = null;
 
   constructor(
     private readonly env: Env,
     private readonly log: Logger,
-    private readonly interaction: Interaction,
+    /** The row as the last step left it (start, or the fallback's move). */
+    public interaction: Interaction,
     private readonly prompt: string,
     /** Prompt tokens as counted before the call (gpt-tokenizer o200k_base, context.ts), for the estimate. */
     private readonly promptTokens: number,
   ) {}
+
+  /** The call moved to its fallback model (`moved`: the row afterwards): timings restart for the new attempt. */
+  restart(moved: Interaction, from: AiFallbackFrom) {
+    this.interaction = moved;
+    this.fallbackFrom = from;
+    this.started = performance.now();
+  }
 
   elapsed(): number {
     return Math.round(performance.now() - this.started);
@@ -413,6 +493,7 @@ class ProviderCall {
       charged_micro_usd: done.charged_micro_usd ?? 0,
       latency_ms: latencyMs,
       time_to_first_token_ms: e.ttftMs,
+      fallback_from: this.fallbackFrom,
     };
   }
 

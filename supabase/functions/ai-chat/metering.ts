@@ -14,7 +14,7 @@
  */
 import { AiModel, type AiUsage, type AiChatRequest, type Equals, MessageKind, type Enums, type Tables } from '@chat-with-me/shared';
 import { z } from 'zod';
-import { callRow, type database, privateCall, type PrivateReturns, type Tx } from '../_shared/db.ts';
+import { callRow, callRows, type database, privateCall, type PrivateReturns, type Tx } from '../_shared/db.ts';
 import { HttpError, isPgError } from '../_shared/errors.ts';
 import { type HistoryMessage, MAX_HISTORY_MESSAGES } from './context.ts';
 
@@ -202,4 +202,35 @@ export async function failInteraction(tx: Tx, a: { id: string; code: string; err
   await callRow(tx, 'fail_ai_interaction', {
     p_interaction_id: a.id, p_error_code: a.code, p_error: a.error, p_latency_ms: a.latencyMs, p_time_to_first_token_ms: a.ttftMs,
   });
+}
+
+/**
+ * The enabled fallback model of `modelId` (private.ai_model_fallback, table
+ * ai_model_fallbacks), or null when none is configured or it is disabled.
+ */
+export async function fallbackModel(tx: Tx, modelId: string): Promise<ModelRow | null> {
+  const [row] = await callRows(tx, 'ai_model_fallback', { p_model_id: modelId });
+  return row ? ModelRow.parse(row) : null;
+}
+
+/**
+ * private.fallback_ai_interaction: records the failed attempt, moves the
+ * reservation to the fallback's prices and the row to the fallback model.
+ * Null when the call cannot fall back (already did, no longer pending, or not
+ * enough credits for the fallback's reservation): nothing changed then.
+ */
+export async function fallbackInteraction(
+  tx: Tx,
+  a: { id: string; modelId: string; promptTokens: number; code: string; error: string; latencyMs: number; minHoldSeconds: number },
+): Promise<Interaction | null> {
+  const [row] = await callRows(tx, 'fallback_ai_interaction', {
+    p_interaction_id: a.id,
+    p_fallback_model_id: a.modelId,
+    p_estimated_prompt_tokens: a.promptTokens,
+    p_error_code: a.code,
+    p_error: a.error,
+    p_latency_ms: a.latencyMs,
+    p_min_hold_seconds: a.minHoldSeconds,
+  });
+  return row ?? null;
 }

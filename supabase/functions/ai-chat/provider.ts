@@ -187,6 +187,19 @@ export function classifyProviderError(e: unknown, provider: AiProvider, stage: '
   return new ProviderFault('truncated_stream', new HttpError('provider_error', `${name} cut the answer short; nothing was charged`, { provider, reason: 'truncated_stream' }));
 }
 
+/**
+ * Whether a fault of the REQUEST (before any output) may be cured by the
+ * model's fallback on another provider (ai_model_fallbacks): a timeout, a
+ * connection failure, a 429 (rate limit or quota), 401/403 (our key for that
+ * provider), or a 5xx. Not a 4xx about the request itself (the fallback
+ * would most likely refuse it too).
+ */
+export function canFallBack(fault: ProviderFault): boolean {
+  if (['timeout', 'connection_failed', 'provider_rate_limited', 'provider_unavailable'].includes(fault.code)) return true;
+  const status = (fault.http.details as { status?: unknown } | undefined)?.status;
+  return fault.code === 'provider_error' && typeof status === 'number' && status >= 500;
+}
+
 /** The fault for a stream that ended without its usage chunk: we settle to reported usage only. */
 export function missingUsage(provider: AiProvider): ProviderFault {
   const name = provider === 'openai' ? 'OpenAI' : 'DeepSeek';

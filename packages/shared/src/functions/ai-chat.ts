@@ -89,6 +89,18 @@ export const AiUsage = z.object({
 });
 export type AiUsage = z.infer<typeof AiUsage>;
 
+/**
+ * The attempt that failed before any output when the call fell back to another model (ai_model_fallbacks; at most one
+ * fallback per call, nothing charged for the failed attempt): its provider, model and why it failed
+ * (ai_interaction_attempts.error_code: provider_error, provider_rate_limited, provider_unavailable, timeout, connection_failed).
+ */
+export const AiFallbackFrom = z.object({
+  provider: AiProvider,
+  model: AiModelId,
+  error_code: z.string(),
+});
+export type AiFallbackFrom = z.infer<typeof AiFallbackFrom>;
+
 /** SSE `start`: the call is running; `reserved_micro_usd` of the caller's credits are held until it ends. */
 export const AiChatStart = z.object({
   interaction_id: Uuid,
@@ -102,6 +114,8 @@ export const AiChatStart = z.object({
   /** Earlier messages of the chat sent as context. */
   context_messages: z.number().int().nonnegative(),
   max_output_tokens: Tokens,
+  /** Set when the first model failed before any output and `model` (the fallback) answers instead; null otherwise. */
+  fallback_from: AiFallbackFrom.nullable(),
 });
 export type AiChatStart = z.infer<typeof AiChatStart>;
 
@@ -143,6 +157,8 @@ export const AiChatResult = z.object({
   latency_ms: Millis,
   /** Milliseconds to the first answer text (streamed calls); null otherwise. */
   time_to_first_token_ms: Millis.nullable(),
+  /** Set when the first model failed before any output and `model` (the fallback) answered; null otherwise. */
+  fallback_from: AiFallbackFrom.nullable(),
 });
 export type AiChatResult = z.infer<typeof AiChatResult>;
 
