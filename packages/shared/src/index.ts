@@ -25,4 +25,5 @@ export * from './sse.ts';
 export * from './ai-chat-stream.ts';
 export * from './functions/payments.ts';
 export * from './functions/stripe-webhook.ts';
+export * from './functions/push.ts';
 export * from './client.ts';
