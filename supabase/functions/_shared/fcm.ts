@@ -106,7 +106,7 @@ function createSender(account: ServiceAccount, apiBase: string) {
   if (account.token_uri !== GOOGLE_TOKEN_URL) {
     client.transporter.interceptors.request.add({
       resolved: async (opts) => {
-        if (String(opts.url) === GOOGLE_TOKEN_URL) opts.url = account.token_uri;
+        if (String(opts.url) === GOOGLE_TOKEN_URL) opts.url = new URL(account.token_uri);
         return opts;
       },
     });
