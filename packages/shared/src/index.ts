@@ -21,6 +21,7 @@ export * from './functions/me.ts';
 export * from './functions/clerk-webhook.ts';
 export * from './functions/media.ts';
 export * from './functions/ai-chat.ts';
+export * from './functions/widget.ts';
 export * from './sse.ts';
 export * from './ai-chat-stream.ts';
 export * from './functions/payments.ts';
