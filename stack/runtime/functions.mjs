@@ -52,12 +52,20 @@
  * STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET and STRIPE_API_BASE, and
  * LOCAL_STANDINS lists stripe.
  *
+ * Without FCM_SERVICE_ACCOUNT_JSON (and unless `fcmStandin: false`, the
+ * default with `envFile: false`), the local FCM stand-in
+ * (stack/standins/fcm.mjs: OAuth token endpoint, messages:send) provides it
+ * and FCM_API_BASE, and LOCAL_STANDINS lists fcm. With `pushDrainMs` (2000
+ * unless `envFile: false`) the push outbox is drained by calling push-dispatch
+ * on that interval, with PUSH_DISPATCH_SECRET (generated when not set).
+ *
  * Logs: <logDir>/functions/<name>.log (each function's stdout and stderr).
  * A Deno process whose parent disappears exits (its stdin closes), so no
  * worker outlives the stack; a worker that died is started again on its next
  * request.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -165,6 +173,8 @@ async function tail(file, lines = 30) {
  *   aiStandins?: boolean,
  *   cloudinaryStandin?: boolean,
  *   stripeStandin?: boolean,
+ *   fcmStandin?: boolean,
+ *   pushDrainMs?: number,
  *   readyTimeoutMs?: number,
  *   functionsDir?: string,
  *   configFile?: string,
@@ -190,6 +200,8 @@ export async function startFunctions({
   aiStandins = envFile !== false,
   cloudinaryStandin = envFile !== false,
   stripeStandin = envFile !== false,
+  fcmStandin = envFile !== false,
+  pushDrainMs = envFile !== false ? 2000 : 0,
   readyTimeoutMs = 120_000,
   functionsDir = FUNCTIONS_DIR,
   configFile = CONFIG_FILE,
@@ -282,6 +294,17 @@ export async function startFunctions({
       `Stripe: LOCAL STAND-IN (no STRIPE_SECRET_KEY) at ${server.url}: Checkout Sessions; open a session's checkout_url to pay, fail or expire it (the signed event goes to stripe-webhook)`,
     );
   }
+  // FCM without a service account: the local stand-in (OAuth token endpoint + messages:send, docs/push.md).
+  if (fcmStandin && !secrets.FCM_SERVICE_ACCOUNT_JSON) {
+    const { startFcmStandin } = await import('../standins/fcm.mjs');
+    const server = await startFcmStandin();
+    aiServers.push(server);
+    Object.assign(secrets, server.env);
+    standins.push('fcm');
+    summary.push(`FCM: LOCAL STAND-IN (no FCM_SERVICE_ACCOUNT_JSON) at ${server.url}: OAuth token endpoint and messages:send; open it to see the pushes sent`);
+  }
+  // push-dispatch's caller secret: generated for this run when not set (the local drain below is its caller).
+  if (pushDrainMs > 0 && !secrets.PUSH_DISPATCH_SECRET) secrets.PUSH_DISPATCH_SECRET = randomBytes(24).toString('hex');
   const stopAiServers = () => Promise.all(aiServers.map((s) => s.stop()));
   if (standins.length) secrets.LOCAL_STANDINS = [...new Set([...(secrets.LOCAL_STANDINS ?? '').split(',').filter(Boolean), ...standins])].join(',');
 
@@ -496,6 +519,31 @@ export async function startFunctions({
   );
   onStep(`edge functions ready on 127.0.0.1:${port}`);
 
+  // The push outbox drained locally: push-dispatch every pushDrainMs (hosted: a
+  // Database Webhook through pg_net or Supabase Cron, docs/push.md). One call at a time.
+  let drain;
+  if (pushDrainMs > 0 && functions.some((f) => f.name === 'push-dispatch')) {
+    let busy = false;
+    drain = setInterval(async () => {
+      if (busy || stopping) return;
+      busy = true;
+      try {
+        await fetch(`http://127.0.0.1:${port}/functions/v1/push-dispatch`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${fnEnv.PUSH_DISPATCH_SECRET}`, 'content-type': 'application/json' },
+          body: '{}',
+          signal: AbortSignal.timeout(30_000),
+        }).then((r) => r.arrayBuffer());
+      } catch {
+        // the next tick tries again; the function logs its own failures
+      } finally {
+        busy = false;
+      }
+    }, pushDrainMs);
+    drain.unref();
+    summary.push(`Push: outbox drained by push-dispatch every ${pushDrainMs} ms`);
+  }
+
   return {
     url,
     summary,
@@ -506,6 +554,7 @@ export async function startFunctions({
     /** The running workers: name, pid (null if not running) and internal port. */
     workers: () => [...workers.values()].map((w) => ({ name: w.fn.name, pid: w.child?.pid ?? null, port: w.port })),
     async stop() {
+      if (drain) clearInterval(drain);
       await new Promise((resolve) => {
         server.close(() => resolve(undefined));
         server.closeAllConnections();
