@@ -245,7 +245,15 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
   const answering = model;
   const held = call.interaction;
   // Streaming: from here on, failures are SSE `error` events.
-  const sse = sseStream();
+  // on_disconnect 'stop': the client's abort aborts the provider call; what was produced is stored and charged below.
+  const sse = sseStream({
+    onCancel: body.on_disconnect === 'stop'
+      ? () => {
+        call.stopped = true;
+        abort.abort();
+      }
+      : undefined,
+  });
   sse.send(AiChatStart, 'start', {
     interaction_id: interaction.id,
     chat_id: conv.chat.id,
@@ -280,8 +288,10 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
           if (choice?.finish_reason) finishReason = choice.finish_reason;
         }
       } catch (e) {
+        if (call.stopped) throw stoppedFault();
         throw classifyProviderError(e, answering.provider, 'stream', call.timedOut);
       }
+      if (call.stopped && !usage) throw stoppedFault();
       if (call.timedOut) throw classifyProviderError(null, answering.provider, 'stream', true);
       clearTimeout(deadline);
       if (!usage && !answer) throw missingUsage(answering.provider);
@@ -316,7 +326,14 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
           providerResponseId: responseId,
           ttftMs,
           clientDisconnected: sse.clientGone,
-          fault: { code, error: fault ? `${fault.http.message.replace(/; nothing was charged$/, '')} after the answer began` : 'the answer could not be completed' },
+          fault: {
+            code,
+            error: code === 'stopped'
+              ? 'the caller stopped the answer: the part produced was charged'
+              : fault
+              ? `${fault.http.message.replace(/; nothing was charged$/, '')} after the answer began`
+              : 'the answer could not be completed',
+          },
         });
         error = result
           ? new HttpError(fault?.http.code ?? 'unavailable', `the answer stopped early (${code}); the part received was charged`, {
@@ -344,6 +361,11 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
   });
 });
 
+/** The caller stopped a streamed answer (on_disconnect 'stop'): error_code `stopped` (nobody reads the answer: the client left). */
+function stoppedFault(): ProviderFault {
+  return new ProviderFault('stopped', new HttpError('invalid_request', 'the answer was stopped by the caller; nothing was charged', { reason: 'stopped' }));
+}
+
 /** The answer could not be recorded (every settle attempt failed): 503, the hold stays until it expires. */
 class Unrecorded extends HttpError {}
 
@@ -368,6 +390,8 @@ const SETTLE_ATTEMPTS = 2;
 class ProviderCall {
   private started = performance.now();
   timedOut = false;
+  /** The caller stopped the streamed answer (on_disconnect 'stop'). */
+  stopped = false;
   /** The attempt that failed before the fallback model took over (null without a fallback). */
   private fallbackFrom: AiFallbackFrom | null = null;
 

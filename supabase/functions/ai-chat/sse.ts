@@ -4,11 +4,12 @@
  *
  * The stream outlives its reader: when the client goes away (the runtime
  * cancels the body), `clientGone` turns true and later writes are dropped,
- * while the producer keeps going (ai-chat finishes and stores the answer).
+ * while the producer keeps going (ai-chat finishes and stores the answer),
+ * unless `onCancel` stops it (ai-chat's `on_disconnect: 'stop'`).
  */
 import type { z } from 'zod';
 
-export function sseStream() {
+export function sseStream(opts: { onCancel?: () => void } = {}) {
   const encoder = new TextEncoder();
   let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   let closed = false;
@@ -20,6 +21,7 @@ export function sseStream() {
     cancel() {
       gone = true;
       closed = true;
+      opts.onCancel?.();
     },
   });
   const write = (text: string) => {

@@ -61,6 +61,17 @@ export const AiChatRequest = z.strictObject({
   model: AiModelId.optional(),
   /** Stream the answer as server-sent events (default) or answer with one JSON body. */
   stream: z.boolean().default(true),
+  /**
+   * What a streamed call does when the client closes the stream before `done`:
+   * - `finish` (default): the answer is generated to the end, stored and charged (it is in the chat when the user
+   *   comes back);
+   * - `stop` (a "stop generating" button: the client aborts the request): the provider call is aborted at once, the
+   *   part produced so far is stored as the answer (kind `ai`, metadata.error_code `stopped`) and charged for the
+   *   tokens produced (gpt-tokenizer o200k_base count of the prompt as sent and of the output received, capped at the
+   *   reservation; the row is `incomplete`, error_code `stopped`, usage_estimated). Stopped before any output:
+   *   nothing is charged or stored (the row is `failed`, error_code `stopped`).
+   */
+  on_disconnect: z.enum(['finish', 'stop']).default('finish'),
 });
 export type AiChatRequest = z.output<typeof AiChatRequest>;
 export type AiChatRequestInput = z.input<typeof AiChatRequest>;

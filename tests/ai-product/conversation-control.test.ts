@@ -1,0 +1,164 @@
+/**
+ * Conversation control (issue 18, item 3) on ai-chat and the Data API:
+ * stop a streamed answer (on_disconnect 'stop': the client aborts; the part
+ * produced is stored as such and charged for its tokens), rename and delete
+ * an assistant conversation through supabase-js.
+ */
+import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { clientAs } from '../helpers/client.js';
+import { closeDb, owner } from '../helpers/db.js';
+import {
+  type AiStack,
+  aiUser,
+  assistantChat,
+  caller,
+  eventually,
+  expectedCost,
+  interactionsOf,
+  messagesOf,
+  modelRow,
+  sseEvents,
+  startAiStack,
+  wallet,
+} from '../ai/helpers.js';
+
+let stack: AiStack;
+beforeAll(async () => {
+  stack = await startAiStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+  await closeDb();
+});
+beforeEach(() => {
+  stack.openai.reset();
+  stack.deepseek.reset();
+});
+
+const LONG = Array.from({ length: 120 }, (_, i) => `word${i}`).join(' ');
+
+/** Posts a streamed call and aborts it once `deltas` delta events arrived; returns the text the client saw. */
+async function askAndStop(user: string, chat: string, deltas: number, extra: Record<string, unknown> = {}): Promise<string> {
+  const abort = new AbortController();
+  const res = await (await caller(stack.fns, user)).post({ chat_id: chat, prompt: 'Write a long list', model: 'gpt-6-luna', ...extra }, { signal: abort.signal });
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  let seen = 0;
+  let text = '';
+  while (seen < deltas) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    let i;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      if (block.startsWith('event: delta')) {
+        seen++;
+        text += JSON.parse(block.split('\ndata: ')[1]!).text;
+      }
+    }
+  }
+  abort.abort();
+  await reader.cancel().catch(() => undefined);
+  return text;
+}
+
+describe('stop a streamed answer', () => {
+  it("on_disconnect 'stop': the provider call is aborted, the partial answer is stored as stopped and charged for the tokens produced", async () => {
+    const user = await aiUser(2_000_000);
+    const chat = await assistantChat(user);
+    const before = await wallet(user);
+    stack.openai.behave({ reply: LONG, tokensPerChunk: 2, chunkDelayMs: 40 });
+
+    const seen = await askAndStop(user, chat, 3, { on_disconnect: 'stop' });
+    expect(seen.length).toBeGreaterThan(0);
+
+    const row = await eventually(async () => {
+      const [r] = await interactionsOf(user);
+      return r && r.status !== 'pending' ? r : null;
+    });
+    expect(row).toMatchObject({ status: 'incomplete', error_code: 'stopped', usage_estimated: true, client_disconnected: true });
+
+    // The provider call was aborted (not read to the end).
+    await eventually(async () => stack.openai.requests[0]?.clientClosed === true);
+    expect(stack.openai.requests[0]!.completed).toBe(false);
+
+    // The partial answer is in the chat, marked as stopped; it starts with what the client saw and is shorter than the reply.
+    const msgs = await messagesOf(chat);
+    expect(msgs.map((m) => m.kind)).toEqual(['text', 'ai']);
+    const answer = msgs[1]!;
+    expect(answer.id).toBe(row!.answer_message_id);
+    expect(answer.content.startsWith(seen)).toBe(true);
+    expect(answer.content.length).toBeLessThan(LONG.length);
+    expect(answer.metadata).toMatchObject({ error_code: 'stopped', ai_interaction_id: row!.id });
+
+    // Charged for the tokens produced (prompt as counted + the stored output), at the model's prices.
+    expect(row!.completion_tokens).toBe(countTokens(answer.content));
+    expect(row!.prompt_tokens).toBe(row!.estimated_prompt_tokens);
+    const m = await modelRow('gpt-6-luna');
+    const cost = expectedCost(m, { prompt: row!.prompt_tokens, completion: row!.completion_tokens });
+    expect(Number(row!.charged_micro_usd)).toBe(cost);
+    expect(cost).toBeLessThan(Number(row!.reserved_micro_usd));
+    expect(await wallet(user)).toEqual({ balance: before.balance - cost, held: 0 });
+  });
+
+  it("default (on_disconnect 'finish'): a client that leaves still gets the whole answer stored and charged", async () => {
+    const user = await aiUser(2_000_000);
+    const chat = await assistantChat(user);
+    stack.openai.behave({ reply: LONG, tokensPerChunk: 20, chunkDelayMs: 30 });
+    await askAndStop(user, chat, 1);
+    const row = await eventually(async () => {
+      const [r] = await interactionsOf(user);
+      return r && r.status !== 'pending' ? r : null;
+    });
+    expect(row).toMatchObject({ status: 'succeeded', client_disconnected: true, error_code: null });
+    const msgs = await messagesOf(chat);
+    expect(msgs[1]!.content).toBe(LONG);
+  });
+
+  it('a stream read to its end is unaffected by on_disconnect stop', async () => {
+    const user = await aiUser(2_000_000);
+    const chat = await assistantChat(user);
+    stack.openai.behave({ reply: 'Short answer.' });
+    const res = await (await caller(stack.fns, user)).post({ chat_id: chat, prompt: 'Hi', on_disconnect: 'stop' });
+    const events = await sseEvents(res);
+    expect(events.at(-1)!.event).toBe('done');
+    expect(events.at(-1)!.data).toMatchObject({ content: 'Short answer.', stored: true });
+  });
+
+  it('on_disconnect takes only finish or stop (400)', async () => {
+    const user = await aiUser(2_000_000);
+    const chat = await assistantChat(user);
+    const res = await (await caller(stack.fns, user)).post({ chat_id: chat, prompt: 'Hi', on_disconnect: 'pause' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'invalid_request' });
+    expect(stack.openai.requests).toHaveLength(0);
+  });
+});
+
+describe('rename and delete an assistant conversation (Data API)', () => {
+  it('the owner renames it; another user cannot; the owner deletes it', async () => {
+    const user = await aiUser(0);
+    const other = await aiUser(0);
+    const chat = await assistantChat(user, 'First title');
+    const me = await clientAs(user);
+    const renamed = await me.from('chats').update({ title: 'Trip to Lisbon' }).eq('id', chat).select('id, title').single();
+    expect(renamed.error).toBeNull();
+    expect(renamed.data).toEqual({ id: chat, title: 'Trip to Lisbon' });
+
+    const them = await clientAs(other);
+    const theirs = await them.from('chats').update({ title: 'Hijacked' }).eq('id', chat).select('id');
+    expect(theirs.data ?? []).toEqual([]);
+    const [c] = await owner()`select title from public.chats where id = ${chat}`;
+    expect(c!.title).toBe('Trip to Lisbon');
+
+    const del = await me.from('chats').delete().eq('id', chat).select('id');
+    expect(del.error).toBeNull();
+    expect(del.data).toEqual([{ id: chat }]);
+    expect(await owner()`select id from public.chats where id = ${chat}`).toEqual([]);
+  });
+});
