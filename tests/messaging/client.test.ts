@@ -6,6 +6,7 @@
  * (20261202100200_member_state.sql), mentions (20261202100300_mentions.sql)
  * and the inbox (20261202100400_inbox.sql).
  */
+import { DeliveredPayload, DeliveryStatus, MentionNotificationPayload, ReactionPayload, ReactionSummary } from '@chat-with-me/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anonClient, clientAs, type Client } from '../helpers/client.js';
 import { broadcastsOn, closeDb, createUser, owner } from '../helpers/db.js';
@@ -49,7 +50,7 @@ describe('reactions', () => {
     ok(await as.carol.rpc('add_reaction', { p_message_id: gm, p_emoji: '🎉' }));
     const page = ok(await as.bob.rpc('get_chat_history', { p_chat_id: group }).select('id, reactions'));
     expect(page.find((m) => m.id === gm)!.reactions).toEqual([{ emoji: '👍', count: 2, reacted: true }, { emoji: '🎉', count: 1, reacted: false }]);
-    const viaTable = ok(await as.carol.from('messages').select('id, reactions').eq('id', gm).single());
+    const viaTable = ok(await as.carol.from('messages').select('id, reactions').eq('id', gm))[0]!;
     expect(viaTable.reactions).toEqual([{ emoji: '👍', count: 2, reacted: true }, { emoji: '🎉', count: 1, reacted: true }]);
 
     expect(ok(await as.carol.rpc('remove_reaction', { p_message_id: gm, p_emoji: '🎉' }))).toEqual([{ emoji: '👍', count: 2, reacted: true }]);
@@ -58,6 +59,8 @@ describe('reactions', () => {
       [bob, '👍', 'added'], [carol, '👍', 'added'], [carol, '🎉', 'added'], [carol, '🎉', 'removed'],
     ]);
     expect(events.every((e) => e.private)).toBe(true);
+    events.forEach((e) => ReactionPayload.parse(e.payload));
+    ReactionSummary.parse(viaTable.reactions);
   });
 
   it('an outsider, anon, a suspended member and a blocked peer are refused; nothing stored; outsiders read no reactions', async () => {
@@ -189,7 +192,7 @@ describe('delivery status', () => {
   it('direct: sent → delivered (batch ack) → read, seen by the sender, with `delivered` events', async () => {
     const m1 = (await send(as.alice, direct, 'tick one')).id;
     const m2 = (await send(as.alice, direct, 'tick two')).id;
-    const status = async (id: string) => ok(await as.alice.from('messages').select('id, delivery').eq('id', id).single()).delivery;
+    const status = async (id: string) => ok(await as.alice.from('messages').select('id, delivery').eq('id', id))[0]!.delivery;
     expect(await status(m2)).toEqual({ status: 'sent', recipients: 1, delivered: 0, read: 0 });
     const acked = ok(await as.bob.rpc('mark_delivered', { p_message_ids: [m1, m2, gm, randomUUID()] }));
     expect(acked.find((r) => r.chat_id === direct)).toMatchObject({ message_id: m2 });
@@ -201,16 +204,19 @@ describe('delivery status', () => {
     expect(await status(m2)).toEqual({ status: 'read', recipients: 1, delivered: 1, read: 1 });
     const events = (await broadcastsOn(chatTopic(direct))).filter((b) => b.event === 'delivered');
     expect(events.map((e) => [e.payload.user_id, e.payload.message_id])).toEqual([[bob, m2]]);
+    events.forEach((e) => DeliveredPayload.parse(e.payload));
+    DeliveryStatus.parse(await status(m2));
   });
 
   it('group: counts; acks racing a read never move a pointer back', async () => {
     const m = (await send(as.alice, group, 'count me')).id;
-    await Promise.all([
+    const answers = await Promise.all([
       as.bob.rpc('mark_delivered', { p_message_ids: [m] }),
       as.bob.rpc('mark_chat_read', { p_chat_id: group }),
       as.carol.rpc('mark_delivered', { p_message_ids: [m] }),
       as.carol.rpc('mark_delivered', { p_message_ids: [gm] }),
-    ].map(async (p) => ok(await p)));
+    ]);
+    answers.forEach((a) => ok<unknown>(a));
     const d = ok(await as.alice.rpc('get_chat_history', { p_chat_id: group, p_limit: 1 }).select('id, delivery'))[0]!;
     expect(d.id).toBe(m);
     // Recipients: bob, carol, eve, sam (eve and sam have not acknowledged).
@@ -321,6 +327,7 @@ describe('mentions', () => {
     expect(ok(await as.carol.from('message_mentions').select('user_id').eq('message_id', m))).toEqual([{ user_id: carol }]);
     const n = ok(await as.carol.from('notifications').select('kind, payload').eq('kind', 'mention'));
     expect(n).toContainEqual({ kind: 'mention', payload: { chat_id: group, message_id: m, sender_id: bob } });
+    n.forEach((x) => MentionNotificationPayload.parse(x.payload));
     // dave is no member: no mention, no notification.
     expect(ok(await as.dave.from('notifications').select('id').eq('kind', 'mention'))).toEqual([]);
     const row = ok(await as.carol.rpc('get_inbox')).find((r) => r.chat_id === group)!;

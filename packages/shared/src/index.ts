@@ -16,6 +16,7 @@ export * from './common.ts';
 export * from './errors.ts';
 export * from './rows.ts';
 export * from './realtime.ts';
+export * from './messaging.ts';
 export * from './functions/health.ts';
 export * from './functions/me.ts';
 export * from './functions/clerk-webhook.ts';

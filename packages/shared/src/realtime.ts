@@ -27,6 +27,7 @@ import { ClerkUserId, JsonValue, Timestamp, Uuid } from './common.ts';
 import { Constants } from './database.types.ts';
 import { MessageRow } from './rows.ts';
 import { MediaEventPayload } from './functions/media.ts';
+import { DeliveredPayload, ReactionPayload } from './messaging.ts';
 
 /**
  * Topic of a chat's record: message changes, read receipts, chat updates.
@@ -119,6 +120,10 @@ export const ChatChannelEvents = {
   DELETE: MessageChangePayload,
   read: ReadReceiptPayload,
   chat_updated: ChatUpdatedPayload,
+  /** add_reaction / remove_reaction (messaging.ts). */
+  reaction: ReactionPayload,
+  /** mark_delivered (messaging.ts). */
+  delivered: DeliveredPayload,
 } as const;
 
 /** Every event on `user:<user_id>` (only the database sends there), by event name. */

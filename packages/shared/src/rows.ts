@@ -72,6 +72,7 @@ export type MessageRow = z.infer<typeof MessageRow>;
 const rowChecks: [
   Equals<UserProfile, Tables<'users'>>,
   Equals<UserAccount, Tables<'user_accounts'>>,
-  Equals<Omit<MessageRow, 'metadata'>, Omit<Tables<'messages'>, 'metadata'>>,
+  // reactions and delivery are computed fields (docs/messaging.md), not stored columns: selected on demand, never in a Realtime record.
+  Equals<Omit<MessageRow, 'metadata'>, Omit<Tables<'messages'>, 'metadata' | 'reactions' | 'delivery'>>,
 ] = [true, true, true];
 void rowChecks;
