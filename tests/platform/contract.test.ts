@@ -254,7 +254,7 @@ describe('auth helpers (docs/platform.md: auth functions)', () => {
 // -----------------------------------------------------------------------------
 // realtime.send
 // -----------------------------------------------------------------------------
-describe('realtime.send (docs/platform.md: Realtime's database contract)', () => {
+describe('realtime.send (docs/platform.md: the Realtime database contract)', () => {
   it('writes a private broadcast row and adds an id to the payload', async () => {
     const topic = `probe:${crypto.randomUUID()}`;
     await asService((tx) => tx`select realtime.send(${tx.json({ hello: 'world' })}::jsonb, 'ping', ${topic}, true)`);
