@@ -211,7 +211,11 @@ export async function startFcmStandin({ projectId = 'chat-with-me-local', port =
     counters,
     /** FCM answers 404 UNREGISTERED for this token from now on (the app was uninstalled). */
     unregister: (token) => unregistered.add(token),
-    /** The next `times` sends (to `token`, or any) fail with `status` (429 with `retryAfter` seconds, 500, 503). */
+    /**
+     * The next `times` sends (to `token`, or any) fail with `status` (429 with `retryAfter` seconds, 500, 503).
+     * @param {number} status
+     * @param {{ times?: number, retryAfter?: number, token?: string }} [opts]
+     */
     fail: (status, { times = 1, retryAfter, token } = {}) => faults.push({ status, times, retryAfter, token }),
     /** Forgets what was sent and the scripted faults. */
     reset() {

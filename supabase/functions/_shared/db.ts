@@ -153,7 +153,9 @@ export type PrivateReturns<F extends PrivateFunction> = PrivateFunctions[F]['Ret
 
 type Scalar = string | number | boolean | null | undefined;
 type ValueFunction = { [F in PrivateFunction]: PrivateReturns<F> extends Scalar | Scalar[] ? F : never }[PrivateFunction];
-type RowFunction = { [F in PrivateFunction]: PrivateReturns<F> extends readonly unknown[] | Scalar ? never : F }[PrivateFunction];
+type RowFunction = {
+  [F in PrivateFunction]: PrivateReturns<F> extends object ? (PrivateReturns<F> extends readonly unknown[] ? never : F) : never;
+}[PrivateFunction];
 type RowsFunction = { [F in PrivateFunction]: PrivateReturns<F> extends readonly Record<string, unknown>[] ? F : never }[PrivateFunction];
 
 /**
@@ -192,7 +194,7 @@ export async function callValue<F extends ValueFunction>(tx: Tx, fn: F, args: Pr
 
 /** `select * from private.<fn>(…)` for a function returning one row of a table (e.g. ai_interactions). */
 export async function callRow<F extends RowFunction>(tx: Tx, fn: F, args: PrivateArgs<F>): Promise<PrivateReturns<F>> {
-  const [row] = await tx<PrivateReturns<F>[]>`select * from ${privateCall(tx, fn, args)}`;
+  const [row] = await tx<(PrivateReturns<F> & object)[]>`select * from ${privateCall(tx, fn, args)}`;
   return row!;
 }
 
