@@ -140,6 +140,93 @@ describe('stop a streamed answer', () => {
   });
 });
 
+describe('regenerate and edit-and-resend', () => {
+  it('regenerate: a new answer to the same prompt (same context), both kept, charged as its own call', async () => {
+    const user = await aiUser(2_000_000);
+    const chat = await assistantChat(user);
+    stack.openai.queue({ reply: 'First answer.' }, { reply: 'Second, better answer.' });
+    const c = await caller(stack.fns, user);
+    const first = await (await c.post({ chat_id: chat, prompt: 'Tell me a fact', stream: false })).json();
+    const before = await wallet(user);
+
+    const res = await c.post({ chat_id: chat, regenerate: true, stream: false });
+    expect(res.status).toBe(200);
+    const second = await res.json();
+    expect(second).toMatchObject({ content: 'Second, better answer.', stored: true, prompt_message_id: first.prompt_message_id });
+    expect(second.answer_message_id).not.toBe(first.answer_message_id);
+
+    // The provider saw the same conversation as the first time (the old answer is not context).
+    expect(stack.openai.requests[1]!.body.messages).toEqual(stack.openai.requests[0]!.body.messages);
+
+    // Both answers kept, replying to the one prompt; the newest is the one to show.
+    const msgs = await messagesOf(chat);
+    expect(msgs.map((m) => [m.kind, m.content])).toEqual([
+      ['text', 'Tell me a fact'], ['ai', 'First answer.'], ['ai', 'Second, better answer.'],
+    ]);
+    expect(msgs[2]!.reply_to_id).toBe(first.prompt_message_id);
+    expect(msgs[2]!.metadata).toMatchObject({ regenerated: true, prompt_message_id: first.prompt_message_id });
+
+    // Charged exactly the second call's usage.
+    const m = await modelRow('gpt-6-luna');
+    const cost = expectedCost(m, { prompt: second.usage.prompt_tokens, completion: second.usage.completion_tokens });
+    expect(second.charged_micro_usd).toBe(cost);
+    expect(await wallet(user)).toEqual({ balance: before.balance - cost, held: 0 });
+    const rows = await interactionsOf(user);
+    expect(rows.map((r) => r.status)).toEqual(['succeeded', 'succeeded']);
+    expect(rows[1]!.prompt_message_id).toBe(first.prompt_message_id);
+  });
+
+  it('edit and resend: the last prompt is edited (edited_at set) and answered anew', async () => {
+    const user = await aiUser(2_000_000);
+    const chat = await assistantChat(user);
+    const c = await caller(stack.fns, user);
+    const first = await (await c.post({ chat_id: chat, prompt: 'Capital of Spain?', stream: false })).json();
+    stack.openai.behave({ reply: (body: any) => `You asked: ${body.messages.at(-1).content}` });
+
+    const res = await c.post({ chat_id: chat, regenerate: true, prompt: 'Capital of Portugal?' });
+    const events = await sseEvents(res);
+    expect(events.at(-1)!.event).toBe('done');
+    expect(events.at(-1)!.data).toMatchObject({ content: 'You asked: Capital of Portugal?', prompt_message_id: first.prompt_message_id });
+    const msgs = await messagesOf(chat);
+    expect(msgs[0]).toMatchObject({ id: first.prompt_message_id, content: 'Capital of Portugal?' });
+    expect(msgs[0]!.edited_at).not.toBeNull();
+    expect(msgs).toHaveLength(3);
+  });
+
+  it('refuses (404, nothing charged) when the last prompt is not the newest message, or there is none', async () => {
+    const user = await aiUser(2_000_000);
+    const chat = await assistantChat(user);
+    const c = await caller(stack.fns, user);
+    const none = await c.post({ chat_id: chat, regenerate: true, stream: false });
+    expect(none.status).toBe(404);
+    await (await c.post({ chat_id: chat, prompt: 'Hello', stream: false })).json();
+    // The user writes a plain message after it: nothing to regenerate any more.
+    const me = clientAs(user);
+    expect((await me.from('messages').insert({ chat_id: chat, content: 'by the way' })).error).toBeNull();
+    const res = await c.post({ chat_id: chat, regenerate: true, stream: false });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: 'not_found' });
+    expect((await interactionsOf(user)).length).toBe(1);
+  });
+
+  it('a prompt is required unless regenerate (400)', async () => {
+    const user = await aiUser(2_000_000);
+    const chat = await assistantChat(user);
+    const res = await (await caller(stack.fns, user)).post({ chat_id: chat });
+    expect(res.status).toBe(400);
+  });
+
+  it('another user cannot regenerate in a chat they are not in (404)', async () => {
+    const user = await aiUser(2_000_000);
+    const other = await aiUser(2_000_000);
+    const chat = await assistantChat(user);
+    await (await (await caller(stack.fns, user)).post({ chat_id: chat, prompt: 'Mine', stream: false })).json();
+    const res = await (await caller(stack.fns, other)).post({ chat_id: chat, regenerate: true, stream: false });
+    expect(res.status).toBe(404);
+    expect(await interactionsOf(other)).toEqual([]);
+  });
+});
+
 describe('rename and delete an assistant conversation (Data API)', () => {
   it('the owner renames it; another user cannot; the owner deletes it', async () => {
     const user = await aiUser(0);

@@ -143,6 +143,11 @@ isOneToOne: false
 "ai_cost_micro_usd":
 { Args: { "p_cached_input_micro_usd_per_mtok": number,"p_cached_prompt_tokens": number,"p_completion_tokens": number,"p_input_micro_usd_per_mtok": number,"p_output_micro_usd_per_mtok": number,"p_prompt_tokens": number }; Returns: number
                            },
+"ai_last_prompt":
+{ Args: { "p_chat_id": string,"p_user_id": string }; Returns: {
+              "content": string,"message_id": string
+            }[]
+                           },
 "ai_model_fallback":
 { Args: { "p_model_id": string }; Returns: {
               "context_window": number,"id": string,"max_output_tokens": number,"provider": Database["public"]['Enums']["ai_provider"],"request_options": Json
@@ -240,6 +245,14 @@ isOneToOne: false
               "chat_title": string,"interaction": Database["public"]['Tables']["ai_interactions"]['Row']
             }[]
                            },
+"finish_ai_regeneration":
+{ Args: { "p_answer": string,"p_cached_prompt_tokens": number,"p_client_disconnected"?: boolean,"p_completion_tokens": number,"p_error"?: string,"p_error_code"?: string,"p_finish_reason"?: string,"p_interaction_id": string,"p_latency_ms"?: number,"p_prompt": string,"p_prompt_message_id": string,"p_prompt_tokens": number,"p_provider_response_id"?: string,"p_time_to_first_token_ms"?: number,"p_usage_estimated"?: boolean }; Returns: Database["public"]['Tables']["ai_interactions"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "ai_interactions"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "finish_media_deletion":
 { Args: { "p_error"?: string,"p_public_id": string,"p_resource_type": string }; Returns: undefined
                            },

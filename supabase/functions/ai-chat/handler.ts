@@ -70,13 +70,15 @@ import { platformEnv } from '../_shared/env.ts';
 import { HttpError } from '../_shared/errors.ts';
 import { defineFunction, json, readJson } from '../_shared/http.ts';
 import type { Logger } from '../_shared/log.ts';
-import { buildContext, reservedPromptTokens } from './context.ts';
+import { buildContext, type HistoryMessage, reservedPromptTokens } from './context.ts';
 import {
   failInteraction,
   fallbackInteraction,
   fallbackModel,
   finishInteraction,
+  finishRegeneration,
   type Interaction,
+  lastPrompt,
   loadConversation,
   type Outcome,
   settleInteraction,
@@ -109,8 +111,23 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
   const body = await readJson(req, AiChatRequest);
   const db = database(env.SUPABASE_DB_URL);
 
-  const conv = await db.asUser(user.claims, (tx) => loadConversation(tx, user.id, body), { readOnly: true });
+  const conv = await db.asUser(user.claims, async (tx) => {
+    const c = await loadConversation(tx, user.id, body);
+    return { ...c, last: body.regenerate && c.chat ? await lastPrompt(tx, body.chat_id, user.id) : null };
+  }, { readOnly: true });
   if (!conv.chat) throw new HttpError('not_found', 'chat not found', { chat_id: body.chat_id });
+  // regenerate (optionally with an edited prompt): the caller's last prompt again, without the exchange it started.
+  let prompt: string;
+  let history = conv.history;
+  let regeneration: Regeneration | null = null;
+  if (body.regenerate) {
+    if (!conv.last) throw new HttpError('not_found', 'nothing to regenerate: your last prompt is not the newest message of this chat', { chat_id: body.chat_id });
+    prompt = body.prompt ?? conv.last.content;
+    regeneration = { promptMessageId: conv.last.message_id, editedPrompt: body.prompt ?? null };
+    history = withoutLastExchange(history);
+  } else {
+    prompt = body.prompt!;
+  }
   let model = conv.model;
   if (!model) {
     throw body.model
@@ -122,8 +139,8 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
   const config = await settings(env.SUPABASE_DB_URL);
   const context = buildContext({
     systemPrompt: config.getOr('ai.system_prompt', z.string(), ''),
-    history: conv.history,
-    prompt: body.prompt,
+    history,
+    prompt,
     callerName: conv.callerName,
     named: conv.chat.kind !== 'assistant',
     budget: config.getOr('ai.context_token_budget', z.number().int().positive(), 4000),
@@ -144,7 +161,7 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
     requestId,
     minHoldSeconds,
   });
-  const call = new ProviderCall(env, log.child({ interaction_id: interaction.id, model: model.id }), interaction, body.prompt, context.promptTokens);
+  const call = new ProviderCall(env, log.child({ interaction_id: interaction.id, model: model.id }), interaction, prompt, context.promptTokens, regeneration);
 
   // The deadline of one provider attempt, stream included (AI_PROVIDER_TIMEOUT_MS); a fallback attempt gets its own.
   let abort = new AbortController();
@@ -361,6 +378,23 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
   });
 });
 
+/** A `regenerate` call: the existing prompt message it answers, and its new text when edited. */
+interface Regeneration {
+  promptMessageId: string;
+  editedPrompt: string | null;
+}
+
+/**
+ * The history (newest first) without the exchange being regenerated: the AI
+ * answers after the last prompt, then the prompt itself (private.ai_last_prompt
+ * checked that nothing else came after it).
+ */
+function withoutLastExchange(history: HistoryMessage[]): HistoryMessage[] {
+  let i = 0;
+  while (i < history.length && history[i]!.kind === 'ai') i++;
+  return history.slice(i + 1);
+}
+
 /** The caller stopped a streamed answer (on_disconnect 'stop'): error_code `stopped` (nobody reads the answer: the client left). */
 function stoppedFault(): ProviderFault {
   return new ProviderFault('stopped', new HttpError('invalid_request', 'the answer was stopped by the caller; nothing was charged', { reason: 'stopped' }));
@@ -403,6 +437,8 @@ class ProviderCall {
     private readonly prompt: string,
     /** Prompt tokens as counted before the call (gpt-tokenizer o200k_base, context.ts), for the estimate. */
     private readonly promptTokens: number,
+    /** Set for `regenerate`: the answer replies to this existing prompt (edited first when `editedPrompt`). */
+    private readonly regeneration: Regeneration | null = null,
   ) {}
 
   /** The call moved to its fallback model (`moved`: the row afterwards): timings restart for the new attempt. */
@@ -455,8 +491,11 @@ class ProviderCall {
     let chatTitle: string | null = null;
     for (let attempt = 1; !done && attempt <= SETTLE_ATTEMPTS; attempt++) {
       try {
+        const regen = this.regeneration;
         ({ interaction: done, chatTitle } = await db.asService((tx) =>
-          finishInteraction(tx, { ...outcome, id: this.interaction.id, chatId: this.interaction.chat_id!, prompt: this.prompt, answer })
+          regen
+            ? finishRegeneration(tx, { ...outcome, ...regen, id: this.interaction.id, chatId: this.interaction.chat_id!, answer })
+            : finishInteraction(tx, { ...outcome, id: this.interaction.id, chatId: this.interaction.chat_id!, prompt: this.prompt, answer })
         ));
       } catch (err) {
         this.log.error('could not finish the AI call', { attempt, error: describe(err) });

@@ -234,3 +234,42 @@ export async function fallbackInteraction(
   });
   return row ?? null;
 }
+
+/**
+ * As the caller (RLS): their last prompt in the chat when nothing but AI
+ * answers came after it (private.ai_last_prompt), or null: what `regenerate`
+ * asks again.
+ */
+export async function lastPrompt(tx: Tx, chatId: string, userId: string): Promise<{ message_id: string; content: string } | null> {
+  const [row] = await callRows(tx, 'ai_last_prompt', { p_chat_id: chatId, p_user_id: userId });
+  return row ?? null;
+}
+
+/**
+ * private.finish_ai_regeneration (edit the prompt if its text changed, store
+ * the new answer replying to it, charge) and the chat's title afterwards.
+ */
+export async function finishRegeneration(
+  tx: Tx,
+  a: Outcome & { id: string; chatId: string; promptMessageId: string; editedPrompt: string | null; answer: string },
+): Promise<{ interaction: Interaction; chatTitle: string | null }> {
+  const interaction = await callRow(tx, 'finish_ai_regeneration', {
+    p_interaction_id: a.id,
+    p_prompt_message_id: a.promptMessageId,
+    p_prompt: a.editedPrompt,
+    p_answer: a.answer,
+    p_prompt_tokens: a.usage.prompt_tokens,
+    p_cached_prompt_tokens: a.usage.cached_prompt_tokens,
+    p_completion_tokens: a.usage.completion_tokens,
+    p_finish_reason: a.finishReason,
+    p_latency_ms: a.latencyMs,
+    p_time_to_first_token_ms: a.ttftMs,
+    p_client_disconnected: a.clientDisconnected,
+    p_provider_response_id: a.providerResponseId,
+    p_usage_estimated: a.estimated,
+    p_error_code: a.errorCode,
+    p_error: a.error,
+  });
+  const [chat] = await tx<{ title: string | null }[]>`select title from public.chats where id = ${a.chatId}`;
+  return { interaction, chatTitle: chat?.title ?? null };
+}

@@ -56,7 +56,14 @@ export const AiChatRequest = z.strictObject({
    * The question, 1..8000 characters after trimming, storable (no NUL, valid Unicode: `storableText`, else 400
    * before any provider call). Stored as the caller's text message with the answer.
    */
-  prompt: storableText().trim().min(1, 'the prompt is empty').max(AI_PROMPT_MAX_CHARS, `at most ${AI_PROMPT_MAX_CHARS} characters`),
+  prompt: storableText().trim().min(1, 'the prompt is empty').max(AI_PROMPT_MAX_CHARS, `at most ${AI_PROMPT_MAX_CHARS} characters`).optional(),
+  /**
+   * Ask again for the caller's LAST prompt in the chat (404 when there is none, or someone wrote after it): without
+   * `prompt`, a new answer to the same prompt (regenerate); with `prompt`, the prompt message is edited to it first
+   * (edit and resend). The new answer replies to that prompt message (metadata.regenerated); earlier answers are kept
+   * and the newest reply to a prompt is the one to show. A new call: reserved, charged and rate-limited like any other.
+   */
+  regenerate: z.boolean().default(false),
   /** An enabled ai_models id; the default model when omitted. */
   model: AiModelId.optional(),
   /** Stream the answer as server-sent events (default) or answer with one JSON body. */
@@ -72,7 +79,7 @@ export const AiChatRequest = z.strictObject({
    *   nothing is charged or stored (the row is `failed`, error_code `stopped`).
    */
   on_disconnect: z.enum(['finish', 'stop']).default('finish'),
-});
+}).refine((r) => r.regenerate || r.prompt !== undefined, { path: ['prompt'], message: 'a prompt is required (unless regenerate is true)' });
 export type AiChatRequest = z.output<typeof AiChatRequest>;
 export type AiChatRequestInput = z.input<typeof AiChatRequest>;
 
