@@ -277,7 +277,7 @@ begin
       and not private.is_blocked_between(cm.user_id, new.sender_id)
   loop
     perform private.enqueue_push(
-      v_member.user_id, 'chat:' || new.chat_id, 'message', v_title, v_body,
+      v_member.user_id, private.chat_topic(new.chat_id), 'message', v_title, v_body,
       jsonb_build_object('type', 'message', 'chat_id', new.chat_id::text, 'message_id', new.id::text)
     );
   end loop;
@@ -314,7 +314,7 @@ begin
     select c.title into v_chat_title from public.chats c where c.id = (new.payload ->> 'chat_id')::uuid;
     select left(m.content, 200) into v_body from public.messages m where m.id = (new.payload ->> 'message_id')::uuid;
     perform private.enqueue_push(
-      new.user_id, 'chat:' || (new.payload ->> 'chat_id'), new.kind,
+      new.user_id, private.chat_topic((new.payload ->> 'chat_id')::uuid), new.kind,
       coalesce(v_from, 'Someone') || case new.kind when 'mention' then ' mentioned you' else ' replied to you' end
         || coalesce(' in ' || v_chat_title, ''),
       coalesce(v_body, ''),
