@@ -17,6 +17,7 @@ import { isAlive } from './runtime/db.mjs';
 import { startStack } from './runtime/stack.mjs';
 import { LOCAL_DIR, clearState, readState, statePaths, writeState } from './runtime/state.mjs';
 import { SEED_USERS } from './standins/clerk.mjs';
+import { ensureDemoWebsite } from './runtime/widget-static.mjs';
 
 const envOnly = process.argv.slice(2).join(' ').replace('--output', '-o').includes('-o env');
 const say = envOnly ? () => {} : (/** @type {string} */ line) => console.log(line);
@@ -91,6 +92,8 @@ async function main() {
       for (const u of SEED_USERS) console.log(`    ${u.id}  ${u.name}${u.admin ? '  (admin)' : ''}`);
     }
     console.log(`  Data (kept): ${rel(statePaths(LOCAL_DIR).db)}  (npm run reset to start over); logs: ${rel(statePaths(LOCAL_DIR).logs)}/`);
+    const widgetPage = await ensureDemoWebsite(stack.env.DB_URL, stack.env.API_URL).catch((e) => `(not available: ${e?.message ?? e})`);
+    if (widgetPage) console.log(`  Website chat widget example page (Alice's "Demo shop"; README "Website chat widget"): ${widgetPage}`);
     console.log('  Realtime: local stand-in on /realtime/v1 (private channels; docs/realtime.md). Not served: Studio, Supabase Auth, Storage.\n');
   }
   printEnv(stack.env);

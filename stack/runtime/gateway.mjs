@@ -8,6 +8,7 @@
  *   /functions/v1/*  → the edge functions (stack/runtime/functions.mjs)
  *   /realtime/v1/*   → the Realtime stand-in (stack/runtime/realtime.mjs): WebSocket
  *                      upgrades of /realtime/v1/websocket and the REST broadcast endpoint
+ *   /widget/*        → the website widget's static files (widget/; ./widget-static.mjs)
  *   /auth/v1/*, /storage/v1/*  → 404 with a JSON body naming what the local stack lacks
  *
  * API keys on /rest/v1 (the `apikey` header, or the `apikey` query parameter):
@@ -30,6 +31,7 @@
  */
 import http from 'node:http';
 import { SignJWT } from 'jose';
+import { serveWidget } from './widget-static.mjs';
 
 const NO_KEY = { message: 'No API key found in request', hint: 'No `apikey` request header or url param was found.' };
 const BAD_KEY = { message: 'Invalid API key', hint: 'Double check your Supabase `anon` or `service_role` API key.' };
@@ -153,6 +155,7 @@ export async function startGateway({ port, postgrestUrl, functionsUrl, keys, rea
         return forward(req, res, fns, `${url.pathname}${url.search}`, headers);
       }
       if (realtime && (url.pathname === '/realtime/v1' || url.pathname.startsWith('/realtime/v1/'))) return await realtime.handleHttp(req, res);
+      if (url.pathname.startsWith('/widget/')) return await serveWidget(req, res, url.pathname);
       if (url.pathname === '/health') return json(res, 200, { status: 'ok' });
       const service = /^\/(realtime|auth|storage|graphql)\/v1(\/|$)/.exec(url.pathname)?.[1];
       if (service) {

@@ -77,9 +77,22 @@ async function ipHash(req: Request): Promise<string> {
   return sha256Hex(`ip:${ip}`);
 }
 
-/** The request's Origin, normalised as browsers send it (no trailing slash). */
+/**
+ * The page's origin: the `Origin` header, which browsers always send on
+ * cross-origin requests (https://fetch.spec.whatwg.org/#origin-header); a
+ * same-origin GET carries none, so then the origin of `Referer`. (A client
+ * that is not a browser can send any header: the origin check protects
+ * visitors' browsers and the owner's key from other web pages, not from
+ * scripts; the limits cover those.)
+ */
 function originOf(req: Request): string {
-  return (req.headers.get('origin') ?? '').trim();
+  const origin = (req.headers.get('origin') ?? '').trim();
+  if (origin) return origin;
+  try {
+    return new URL(req.headers.get('referer') ?? '').origin;
+  } catch {
+    return '';
+  }
 }
 
 /** PT429 from the database as a 429 with Retry-After. */
