@@ -284,6 +284,9 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"lock_out_suspended_users":
+{ Args: { "p_table": unknown }; Returns: undefined
+                           },
 "mark_payment_paid":
 { Args: { "p_amount_total": number,"p_event_id": string,"p_payment_id": string }; Returns: string
                            },
@@ -622,6 +625,38 @@ isOneToOne: true
                   }
                   Relationships: [
                     
+                  ]
+                },"ai_suggestions": {
+                  Row: {
+                    "chat_id": string,"created_at": string,"id": string,"interaction_id": string | null,"last_message_id": string,"model": string,"suggestions": (string)[],"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "chat_id": string,"created_at"?: string,"id"?: string,"interaction_id"?: string | null,"last_message_id": string,"model": string,"suggestions": (string)[],"user_id": string
+                  }
+                  Update: {
+                    "chat_id"?: string,"created_at"?: string,"id"?: string,"interaction_id"?: string | null,"last_message_id"?: string,"model"?: string,"suggestions"?: (string)[],"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "ai_suggestions_chat_id_fkey"
+      columns: ["chat_id"]
+isOneToOne: false
+      referencedRelation: "chats"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "ai_suggestions_interaction_id_fkey"
+      columns: ["interaction_id"]
+isOneToOne: false
+      referencedRelation: "ai_interactions"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "ai_suggestions_last_message_id_fkey"
+      columns: ["last_message_id"]
+isOneToOne: false
+      referencedRelation: "messages"
+      referencedColumns: ["id"]
+    }
                   ]
                 },"chat_members": {
                   Row: {

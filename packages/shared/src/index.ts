@@ -22,6 +22,7 @@ export * from './functions/me.ts';
 export * from './functions/clerk-webhook.ts';
 export * from './functions/media.ts';
 export * from './functions/ai-chat.ts';
+export * from './functions/ai-suggest.ts';
 export * from './functions/widget.ts';
 export * from './sse.ts';
 export * from './ai-chat-stream.ts';

@@ -49,7 +49,7 @@ export interface Conversation {
  * not a member). One statement, private.ai_chat_conversation (security
  * invoker: the same four reads under RLS, with plans cached per connection).
  */
-export async function loadConversation(tx: Tx, userId: string, body: AiChatRequest): Promise<Conversation> {
+export async function loadConversation(tx: Tx, userId: string, body: Pick<AiChatRequest, 'chat_id' | 'model'>): Promise<Conversation> {
   // One row; every column null when the chat does not exist or is not visible to the caller.
   const [row] = await tx<{ [K in keyof Conversed]: Conversed[K] | null }[]>`
     select * from ${privateCall(tx, 'ai_chat_conversation', {
