@@ -85,7 +85,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the example page in headless Chromium', 
     await asService((tx) => tx`select private.record_ledger_entry(${siteOwner}, 'adjustment', 5000000, 'test', ${randomUUID()}, 'test balance')`);
     const site = ok(await clientAs(siteOwner).from('websites').insert({
       name: 'Browser shop', allowed_origins: [gateway.url], settings: { greeting: 'Hello from Browser shop!' },
-    }).select('id, widget_key').single());
+    }).select('id, widget_key').single()) as { id: string; widget_key: string };
 
     const page = await browser!.newPage();
     const problems: string[] = [];

@@ -68,7 +68,7 @@ async function ownerWithSite(credits = 5_000_000, settings: Record<string, unkno
   const id = await createUser({ display_name: 'Site Owner' });
   await setBalance(id, credits);
   const site = ok(await clientAs(id).from('websites').insert({ name: 'Shop', allowed_origins: [ORIGIN], settings: { greeting: 'Welcome to Shop!', ...settings } })
-    .select('id, widget_key').single());
+    .select('id, widget_key').single()) as { id: string; widget_key: string };
   return { owner: id, site: site.id, key: site.widget_key };
 }
 

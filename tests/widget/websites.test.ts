@@ -73,7 +73,7 @@ describe('websites under RLS', () => {
 describe('analytics', () => {
   it('get_widget_analytics: per-day figures of a known data set; owners and agents only', async () => {
     const [dave] = await freshUsers(1);
-    const s = ok(await clientAs(dave).from('websites').insert({ name: 'Stats', allowed_origins: ['https://stats.example'] }).select('id').single());
+    const s = ok(await clientAs(dave).from('websites').insert({ name: 'Stats', allowed_origins: ['https://stats.example'] }).select('id').single()) as { id: string };
     const sql = owner();
     // Three sessions on 2026-01-10, one on 2026-01-11, one outside the range.
     const rows = [

@@ -658,6 +658,26 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"chat_ai_settings": {
+                  Row: {
+                    "assistant_enabled": boolean,"chat_id": string,"updated_at": string,"updated_by": string | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "assistant_enabled"?: boolean,"chat_id": string,"updated_at"?: string,"updated_by"?: string | null
+                  }
+                  Update: {
+                    "assistant_enabled"?: boolean,"chat_id"?: string,"updated_at"?: string,"updated_by"?: string | null
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "chat_ai_settings_chat_id_fkey"
+      columns: ["chat_id"]
+isOneToOne: true
+      referencedRelation: "chats"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"chat_members": {
                   Row: {
                     "archived_at": string | null,"chat_id": string,"cleared_at": string | null,"joined_at": string,"last_delivered_at": string | null,"last_read_at": string | null,"last_read_message_id": string | null,"muted_until": string | null,"pinned_at": string | null,"role": Database["public"]['Enums']["chat_member_role"],"user_id": string
@@ -1518,6 +1538,19 @@ isOneToOne: false
                           SetofOptions: {
         from: "*"
         to: "chat_members"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"set_chat_assistant":
+{ Args: { "p_chat_id": string,"p_enabled": boolean }; Returns: {
+              "assistant_enabled": boolean,
+"chat_id": string,
+"updated_at": string,
+"updated_by": string | null
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "chat_ai_settings"
         isOneToOne: true
         isSetofReturn: false
       } },
