@@ -6,8 +6,10 @@
  *
  * Top-down:
  *   1. the caller's token, the body (400 with the issues);
- *   2. as the caller, under RLS: the chat (404 unless a member), the model
- *      (400 unless enabled; the default when none is named), the history;
+ *   2. as the caller, under RLS: the chat (404 unless a member; 403 when its
+ *      members turned the assistant off, chat_ai_settings), the model
+ *      (400 unless enabled; the default when none is named), the history
+ *      (for `regenerate`, without the exchange asked again);
  *   3. the context within admin_config ai.context_token_budget, with
  *      ai.system_prompt first (settings cached 30 s, _shared/config.ts; context.ts);
  *   4. private.start_ai_interaction: rate limits (429 + Retry-After) and the
@@ -113,9 +115,18 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
 
   const conv = await db.asUser(user.claims, async (tx) => {
     const c = await loadConversation(tx, user.id, body);
-    return { ...c, last: body.regenerate && c.chat ? await lastPrompt(tx, body.chat_id, user.id) : null };
+    // A group or direct chat may have turned the assistant off (chat_ai_settings, 20261202120300_chat_assistant.sql).
+    const [setting] = c.chat
+      ? await tx<{ assistant_enabled: boolean }[]>`select assistant_enabled from public.chat_ai_settings where chat_id = ${c.chat.id}`
+      : [];
+    return {
+      ...c,
+      assistantOff: setting?.assistant_enabled === false && c.chat?.kind !== 'assistant',
+      last: body.regenerate && c.chat ? await lastPrompt(tx, body.chat_id, user.id) : null,
+    };
   }, { readOnly: true });
   if (!conv.chat) throw new HttpError('not_found', 'chat not found', { chat_id: body.chat_id });
+  if (conv.assistantOff) throw new HttpError('forbidden', 'the assistant is turned off in this chat', { chat_id: body.chat_id });
   // regenerate (optionally with an edited prompt): the caller's last prompt again, without the exchange it started.
   let prompt: string;
   let history = conv.history;
