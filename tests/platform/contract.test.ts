@@ -411,7 +411,7 @@ describe('schema-wide invariants', () => {
              has_function_privilege('public', p.oid, 'execute') as public
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
       where n.nspname = 'public' and p.prosecdef`;
-    expect(rows.map((r) => r.fn)).toEqual(expect.arrayContaining(['ensure_profile()', 'send_friend_request(text)', 'get_inbox(integer,timestamp with time zone,uuid)']));
+    expect(rows.map((r) => r.fn)).toEqual(expect.arrayContaining(['ensure_profile()', 'send_friend_request(text)', 'get_inbox(integer,timestamp with time zone,uuid,boolean)']));
     expect(rows.filter((r) => r.anon || r.public).map((r) => r.fn)).toEqual([]);
   });
 
