@@ -5,7 +5,21 @@ export type Database = {
   
   "private": {
           Tables: {
-            "identity_hash_key": {
+            "chat_publications": {
+                  Row: {
+                    "chat_id": string,"shared_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "chat_id": string,"shared_id": string
+                  }
+                  Update: {
+                    "chat_id"?: string,"shared_id"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"identity_hash_key": {
                   Row: {
                     "id": boolean,"key": string
                   }
@@ -1012,6 +1026,72 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"shared_conversation_likes": {
+                  Row: {
+                    "created_at": string,"shared_id": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created_at"?: string,"shared_id": string,"user_id": string
+                  }
+                  Update: {
+                    "created_at"?: string,"shared_id"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "shared_conversation_likes_shared_id_fkey"
+      columns: ["shared_id"]
+isOneToOne: false
+      referencedRelation: "shared_conversations"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "shared_conversation_likes_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"shared_conversation_views": {
+                  Row: {
+                    "shared_id": string,"viewed_at": string,"viewer_key": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "shared_id": string,"viewed_at"?: string,"viewer_key": string
+                  }
+                  Update: {
+                    "shared_id"?: string,"viewed_at"?: string,"viewer_key"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "shared_conversation_views_shared_id_fkey"
+      columns: ["shared_id"]
+isOneToOne: false
+      referencedRelation: "shared_conversations"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"shared_conversations": {
+                  Row: {
+                    "author_avatar_url": string | null,"author_id": string,"author_name": string,"category": string,"content_text": string,"created_at": string,"featured_at": string | null,"id": string,"like_count": number,"message_count": number,"messages": NonNullable<Json>,"published_at": string,"search": unknown,"status": Database["public"]['Enums']["shared_conversation_status"],"tags": (string)[],"title": string,"updated_at": string,"view_count": number
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "author_avatar_url"?: string | null,"author_id": string,"author_name": string,"category": string,"content_text": string,"created_at"?: string,"featured_at"?: string | null,"id"?: string,"like_count"?: number,"message_count": number,"messages": NonNullable<Json>,"published_at"?: string,"search"?: never,"status"?: Database["public"]['Enums']["shared_conversation_status"],"tags"?: (string)[],"title": string,"updated_at"?: string,"view_count"?: number
+                  }
+                  Update: {
+                    "author_avatar_url"?: string | null,"author_id"?: string,"author_name"?: string,"category"?: string,"content_text"?: string,"created_at"?: string,"featured_at"?: string | null,"id"?: string,"like_count"?: number,"message_count"?: number,"messages"?: NonNullable<Json>,"published_at"?: string,"search"?: never,"status"?: Database["public"]['Enums']["shared_conversation_status"],"tags"?: (string)[],"title"?: string,"updated_at"?: string,"view_count"?: number
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "shared_conversations_author_id_fkey"
+      columns: ["author_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"stripe_charge_refunds": {
                   Row: {
                     "amount_minor": number,"amount_refunded_minor": number,"charge_id": string,"created_at": string,"currency": string,"last_event_id": string,"payment_intent_id": string,"updated_at": string
@@ -1203,6 +1283,33 @@ isOneToOne: false
 "admin_delete_message":
 { Args: { "p_message_id": string,"p_reason": string }; Returns: undefined
                            },
+"admin_feature_conversation":
+{ Args: { "p_featured": boolean,"p_reason": string,"p_shared_id": string }; Returns: {
+              "author_avatar_url": string | null,
+"author_id": string,
+"author_name": string,
+"category": string,
+"content_text": string,
+"created_at": string,
+"featured_at": string | null,
+"id": string,
+"like_count": number,
+"message_count": number,
+"messages": NonNullable<Json>,
+"published_at": string,
+"search": unknown,
+"status": Database["public"]['Enums']["shared_conversation_status"],
+"tags": (string)[],
+"title": string,
+"updated_at": string,
+"view_count": number
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "shared_conversations"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "admin_grant_credits":
 { Args: { "p_amount_micro_usd": number,"p_reason": string,"p_user_id": string }; Returns: number
                            },
@@ -1229,6 +1336,33 @@ isOneToOne: false
 "admin_suspend_user":
 { Args: { "p_reason": string,"p_user_id": string }; Returns: undefined
                            },
+"admin_take_down_conversation":
+{ Args: { "p_reason": string,"p_shared_id": string,"p_taken_down": boolean }; Returns: {
+              "author_avatar_url": string | null,
+"author_id": string,
+"author_name": string,
+"category": string,
+"content_text": string,
+"created_at": string,
+"featured_at": string | null,
+"id": string,
+"like_count": number,
+"message_count": number,
+"messages": NonNullable<Json>,
+"published_at": string,
+"search": unknown,
+"status": Database["public"]['Enums']["shared_conversation_status"],
+"tags": (string)[],
+"title": string,
+"updated_at": string,
+"view_count": number
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "shared_conversations"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "block_user":
 { Args: { "p_user_id": string }; Returns: {
               "addressee_id": string,
@@ -1442,6 +1576,33 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"publish_conversation":
+{ Args: { "p_category": string,"p_chat_id": string,"p_tags"?: (string)[],"p_title": string }; Returns: {
+              "author_avatar_url": string | null,
+"author_id": string,
+"author_name": string,
+"category": string,
+"content_text": string,
+"created_at": string,
+"featured_at": string | null,
+"id": string,
+"like_count": number,
+"message_count": number,
+"messages": NonNullable<Json>,
+"published_at": string,
+"search": unknown,
+"status": Database["public"]['Enums']["shared_conversation_status"],
+"tags": (string)[],
+"title": string,
+"updated_at": string,
+"view_count": number
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "shared_conversations"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "reactions":
 { Args: { "m": Omit<Database["public"]['Tables']["messages"]['Row'], Database["public"]['Tables']["messages"]['ComputedFields']> }; Returns: Json
                            },
@@ -1597,9 +1758,63 @@ isOneToOne: false
 "unblock_user":
 { Args: { "p_user_id": string }; Returns: undefined
                            },
+"unpublish_conversation":
+{ Args: { "p_shared_id": string }; Returns: {
+              "author_avatar_url": string | null,
+"author_id": string,
+"author_name": string,
+"category": string,
+"content_text": string,
+"created_at": string,
+"featured_at": string | null,
+"id": string,
+"like_count": number,
+"message_count": number,
+"messages": NonNullable<Json>,
+"published_at": string,
+"search": unknown,
+"status": Database["public"]['Enums']["shared_conversation_status"],
+"tags": (string)[],
+"title": string,
+"updated_at": string,
+"view_count": number
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "shared_conversations"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "unregister_push_device":
 { Args: { "p_token": string }; Returns: boolean
                            },
+"view_shared_conversation":
+{ Args: { "p_shared_id": string,"p_viewer_id"?: string }; Returns: {
+              "author_avatar_url": string | null,
+"author_id": string,
+"author_name": string,
+"category": string,
+"content_text": string,
+"created_at": string,
+"featured_at": string | null,
+"id": string,
+"like_count": number,
+"message_count": number,
+"messages": NonNullable<Json>,
+"published_at": string,
+"search": unknown,
+"status": Database["public"]['Enums']["shared_conversation_status"],
+"tags": (string)[],
+"title": string,
+"updated_at": string,
+"view_count": number
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "shared_conversations"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "widget_close_session":
 { Args: { "p_chat_id": string }; Returns: {
               "agent_messages": number,
@@ -1656,7 +1871,7 @@ isOneToOne: false
       } }
           }
           Enums: {
-            "ai_interaction_status": "pending"|"succeeded"|"incomplete"|"failed"|"aborted"|"refused","ai_provider": "openai"|"deepseek","chat_kind": "direct"|"group"|"assistant"|"widget","chat_member_role": "owner"|"admin"|"member","friend_status": "pending"|"accepted"|"declined"|"blocked","ledger_entry_kind": "topup"|"ai_usage"|"refund"|"grant"|"adjustment","message_kind": "text"|"image"|"file"|"ai"|"system","payment_status": "pending"|"paid"|"failed"|"expired"|"refunded"|"partially_refunded","reservation_status": "held"|"settled"|"released"|"expired"
+            "ai_interaction_status": "pending"|"succeeded"|"incomplete"|"failed"|"aborted"|"refused","ai_provider": "openai"|"deepseek","chat_kind": "direct"|"group"|"assistant"|"widget","chat_member_role": "owner"|"admin"|"member","friend_status": "pending"|"accepted"|"declined"|"blocked","ledger_entry_kind": "topup"|"ai_usage"|"refund"|"grant"|"adjustment","message_kind": "text"|"image"|"file"|"ai"|"system","payment_status": "pending"|"paid"|"failed"|"expired"|"refunded"|"partially_refunded","reservation_status": "held"|"settled"|"released"|"expired","shared_conversation_status": "published"|"unpublished"|"taken_down"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -1776,7 +1991,7 @@ export const Constants = {
           }
         },"public": {
           Enums: {
-            "ai_interaction_status": ["pending", "succeeded", "incomplete", "failed", "aborted", "refused"],"ai_provider": ["openai", "deepseek"],"chat_kind": ["direct", "group", "assistant", "widget"],"chat_member_role": ["owner", "admin", "member"],"friend_status": ["pending", "accepted", "declined", "blocked"],"ledger_entry_kind": ["topup", "ai_usage", "refund", "grant", "adjustment"],"message_kind": ["text", "image", "file", "ai", "system"],"payment_status": ["pending", "paid", "failed", "expired", "refunded", "partially_refunded"],"reservation_status": ["held", "settled", "released", "expired"]
+            "ai_interaction_status": ["pending", "succeeded", "incomplete", "failed", "aborted", "refused"],"ai_provider": ["openai", "deepseek"],"chat_kind": ["direct", "group", "assistant", "widget"],"chat_member_role": ["owner", "admin", "member"],"friend_status": ["pending", "accepted", "declined", "blocked"],"ledger_entry_kind": ["topup", "ai_usage", "refund", "grant", "adjustment"],"message_kind": ["text", "image", "file", "ai", "system"],"payment_status": ["pending", "paid", "failed", "expired", "refunded", "partially_refunded"],"reservation_status": ["held", "settled", "released", "expired"],"shared_conversation_status": ["published", "unpublished", "taken_down"]
           }
         }
 } as const
