@@ -48,7 +48,7 @@ describe('publishing a snapshot', () => {
     // Frozen: a later message is not in the published snapshot.
     await owner()`insert into public.messages (chat_id, sender_id, kind, content) values (${chat}, ${author}, 'text', 'a later private note')`;
     const anon = anonClient();
-    const read = ok(await anon.from('shared_conversations').select('id, title, messages, author_id, author_name').eq('id', pub.id).single());
+    const read: { messages: unknown } = ok(await anon.from('shared_conversations').select('id, title, messages, author_id, author_name').eq('id', pub.id).single());
     expect(read.messages).toHaveLength(2);
     expect(JSON.stringify(read)).not.toContain('a later private note');
     expect(JSON.stringify(read)).not.toContain(chat);

@@ -91,7 +91,7 @@ describe('structured logs', () => {
 describe('workers', () => {
   it('runs one Deno process per function and starts a dead one again on its next request', async () => {
     const workers = fns.workers();
-    expect(workers.map((w) => w.name).sort()).toEqual(['ai-chat', 'ai-suggest', 'clerk-webhook', 'cloudinary-webhook', 'health', 'me', 'media-sign', 'payments-checkout', 'push-dispatch', 'stripe-webhook', 'widget']);
+    expect(workers.map((w) => w.name).sort()).toEqual(['ai-chat', 'ai-suggest', 'api-docs', 'clerk-webhook', 'cloudinary-webhook', 'health', 'me', 'media-sign', 'payments-checkout', 'push-dispatch', 'stripe-webhook', 'widget']);
     const health = workers.find((w) => w.name === 'health')!;
     expect(health.pid).toBeGreaterThan(0);
     process.kill(health.pid!, 'SIGKILL');
@@ -171,7 +171,7 @@ describe('deploy layout read by the Supabase CLI', () => {
   it('declares verify_jwt = false for every function in config.toml', async () => {
     const config = readFunctionsConfig(await readFile(path.join(ROOT, 'supabase/config.toml'), 'utf8'));
     const fns = await discoverFunctions();
-    expect(fns.map((f: { name: string }) => f.name).sort()).toEqual(['ai-chat', 'ai-suggest', 'clerk-webhook', 'cloudinary-webhook', 'health', 'me', 'media-sign', 'payments-checkout', 'push-dispatch', 'stripe-webhook', 'widget']);
+    expect(fns.map((f: { name: string }) => f.name).sort()).toEqual(['ai-chat', 'ai-suggest', 'api-docs', 'clerk-webhook', 'cloudinary-webhook', 'health', 'me', 'media-sign', 'payments-checkout', 'push-dispatch', 'stripe-webhook', 'widget']);
     for (const f of fns) expect(config[f.name], f.name).toMatchObject({ verify_jwt: false });
   });
 

@@ -30,3 +30,4 @@ export * from './functions/payments.ts';
 export * from './functions/stripe-webhook.ts';
 export * from './functions/push.ts';
 export * from './client.ts';
+export * from './openapi.ts';
