@@ -46,7 +46,20 @@
  * NULs removed, lone surrogates replaced with U+FFFD); prompts that are not
  * storable were refused with 400 by the request schema before any call.
  *
- * Client disconnect (decision): the generation is FINISHED AND STORED. If the
+ * Provider fallback: a request that fails before any output with a fault
+ * another provider may not share (5xx, 429, timeout, unreachable, key
+ * refused: provider.ts canFallBack) moves the call once to the model's
+ * enabled fallback (ai_model_fallbacks; private.fallback_ai_interaction
+ * re-makes the reservation at its prices and records the failed attempt);
+ * `start`/`done` then name the fallback model and carry `fallback_from`.
+ *
+ * Stop (`on_disconnect: 'stop'`): the client's abort aborts the provider
+ * call; the output received is stored and charged (the estimate; error_code
+ * `stopped`), nothing when there was none. Regenerate (`regenerate: true`):
+ * the caller's last prompt is asked again (edited first when `prompt` is
+ * given) and the answer replies to it (private.finish_ai_regeneration).
+ *
+ * Client disconnect (decision, `on_disconnect: 'finish'`, the default): the generation is FINISHED AND STORED. If the
  * caller closes the stream, the function keeps reading the provider until the
  * end, stores the answer and charges exactly the usage the provider reports
  * (client_disconnected = true on the row). The answer is not lost (it is in
