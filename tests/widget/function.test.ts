@@ -250,6 +250,55 @@ describe('the bot, the wallet and the handoff', () => {
   });
 });
 
+describe('provider failures and agents', () => {
+  it('a provider error before any text: nothing charged, the hold released, the visitor is handed to a human', async () => {
+    const w = await ownerWithSite();
+    const s = await session(w.key);
+    const before = await balance(w.owner);
+    openai.queue({ error: { status: 500, message: 'boom' } }, { error: { status: 500, message: 'boom' } });
+    const ev = await events(await send(s.secret, 'Hello?'));
+    expect(ev.map((e) => e.event)).toEqual(['message', 'start', 'handoff']);
+    expect(ev.at(-1)!.data).toEqual({ reason: 'provider_error' });
+    expect(await balance(w.owner)).toEqual(before);
+    const [i] = await owner()`select i.status::text, i.charged_micro_usd from public.ai_interactions i
+      join public.widget_sessions s on s.chat_id = i.chat_id where s.id = ${s.session_id}`;
+    expect(i).toEqual({ status: 'failed', charged_micro_usd: '0' });
+    openai.reset();
+  });
+
+  it('a stream cut after some text: the owner pays the estimate (capped at the reservation), the partial answer is stored', async () => {
+    const w = await ownerWithSite();
+    const s = await session(w.key);
+    const before = await balance(w.owner);
+    openai.queue({ reply: 'One two three four five six seven eight nine ten.', cutAfterChunks: 2, chunkDelayMs: 20 });
+    const ev = await events(await send(s.secret, 'Count please'));
+    expect(ev.at(-1)!.event).toBe('bot');
+    const [i] = await owner()`select i.status::text, i.usage_estimated, i.charged_micro_usd, i.reserved_micro_usd, i.error_code from public.ai_interactions i
+      join public.widget_sessions s on s.chat_id = i.chat_id where s.id = ${s.session_id}`;
+    expect(i).toMatchObject({ status: 'incomplete', usage_estimated: true });
+    expect(Number(i!.charged_micro_usd)).toBeGreaterThan(0);
+    expect(Number(i!.charged_micro_usd)).toBeLessThanOrEqual(Number(i!.reserved_micro_usd));
+    expect(before.balance - (await balance(w.owner)).balance).toBe(Number(i!.charged_micro_usd));
+    expect((await balance(w.owner)).held).toBe(0);
+    openai.reset();
+  });
+
+  it('agents join each new session\'s chat and may take over; removed agents join no new one', async () => {
+    const w = await ownerWithSite();
+    const agent = await createUser({ display_name: 'Agent' });
+    ok(await clientAs(w.owner).from('website_agents').insert({ website_id: w.site, user_id: agent }));
+    const s = await session(w.key);
+    const [chat] = await owner()`select chat_id from public.widget_sessions where id = ${s.session_id}`;
+    expect(ok(await clientAs(agent).from('chats').select('id, kind').eq('id', chat!.chat_id))).toEqual([{ id: chat!.chat_id, kind: 'widget' }]);
+    ok(await clientAs(agent).rpc('widget_take_over', { p_chat_id: chat!.chat_id }));
+    expect(ok(await clientAs(agent).from('widget_sessions').select('id').eq('id', s.session_id))).toHaveLength(1);
+    ok(await clientAs(agent).from('website_agents').delete().eq('website_id', w.site).eq('user_id', agent));
+    const s2 = await session(w.key);
+    const [chat2] = await owner()`select chat_id from public.widget_sessions where id = ${s2.session_id}`;
+    expect(ok(await clientAs(agent).from('chats').select('id').eq('id', chat2!.chat_id))).toEqual([]);
+  });
+});
+
 describe('abuse limits', () => {
   it('messages per session: 429 with Retry-After, then recovered after the window', async () => {
     const w = await ownerWithSite(5_000_000, { bot_enabled: false });

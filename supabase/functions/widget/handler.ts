@@ -287,7 +287,7 @@ async function botAnswer(
   const [model] = await sql<{ id: string; provider: 'openai' | 'deepseek'; max_output_tokens: number; context_window: number; request_options: unknown }[]>`
     select m.id, m.provider, m.max_output_tokens, m.context_window, m.request_options from public.ai_models m
     where m.enabled and (m.id = ${settings.model} or (${settings.model}::text is null and m.is_default)) limit 1`;
-  if (!model) return handOff('provider_error', true);
+  if (!model) return await handOff('provider_error', true);
 
   const history = await db.asService((tx) => readMessages(tx, session.id, null));
   const prompt = history.at(-1)?.content ?? '';
@@ -304,10 +304,10 @@ async function botAnswer(
       contextMessages: context.contextMessages, stream: true, requestId, minHoldSeconds: Math.ceil(env.AI_PROVIDER_TIMEOUT_MS / 1000) + 60,
     });
   } catch (e) {
-    if (e instanceof HttpError && e.code === 'insufficient_credits') return handOff('insufficient_credits', true);
-    if (e instanceof HttpError && e.code === 'rate_limited') return handOff('rate_limited', true);
+    if (e instanceof HttpError && e.code === 'insufficient_credits') return await handOff('insufficient_credits', true);
+    if (e instanceof HttpError && e.code === 'rate_limited') return await handOff('rate_limited', true);
     log.warn('widget bot could not start', { reason: (e as Error)?.message });
-    return handOff('provider_error', true);
+    return await handOff('provider_error', true);
   }
   sse.send(null, 'start', { interaction_id: interaction.id, model: model.id });
 
@@ -345,7 +345,7 @@ async function botAnswer(
     if (!answer) {
       // Nothing produced: the hold is released, nothing is charged (docs/money.md).
       await db.asService((tx) => failInteraction(tx, { id: interaction.id, code: fault?.code ?? 'usage_missing', error: fault?.error ?? 'no answer', latencyMs: latency, ttftMs: ttft }));
-      return handOff('provider_error', true);
+      return await handOff('provider_error', true);
     }
     // Output exists: the owner pays for it (the reported usage, else the estimate capped at the reservation).
     const charged = usage ?? { prompt_tokens: context.promptTokens, cached_prompt_tokens: 0, completion_tokens: countTokens(answer) };
