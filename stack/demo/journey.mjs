@@ -11,6 +11,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { SEED_USERS } from '../standins/clerk.mjs';
 import { sunsetPng } from './picture.mjs';
 import { Person, clerkUser, postClerkWebhook, serviceClient } from './people.mjs';
+import { aiProductStep } from './ai-product.mjs';
+import { widgetStep } from './widget.mjs';
 import { Channels } from './realtime.mjs';
 import { WHO, bold, check, checkEqual, cyan, eventually, expectData, note, ok, say, short, step, usd } from './transcript.mjs';
 
@@ -474,6 +476,12 @@ async function play(ctx, channels) {
   const byKind = Object.entries(aliceNotes.reduce((m, n) => ({ ...m, [n.kind]: (m[n.kind] ?? 0) + 1 }), {})).sort(([a], [b]) => a.localeCompare(b));
   note(`Alice's notifications by kind (Data API): ${byKind.map(([k, n]) => `${k} ×${n}`).join(', ')}`);
   ok(`every event arrived as its shared schema describes it; Carol was refused ${shared.chatTopic('<direct>')}, Bob ${shared.userTopic('<alice>')} (step 3)`);
+
+  // ---------------------------------------------------------------------------
+  await aiProductStep(ctx, { alice, bob, group, server, run });
+
+  // ---------------------------------------------------------------------------
+  await widgetStep(ctx, { alice });
 
   return { people, run };
 }

@@ -29,7 +29,8 @@
  * Behaviour per request (`behave()` for all, `queue()` for the next ones):
  * latency before the answer, delay between chunks, HTTP errors, a connection
  * cut after N chunks (no usage, no [DONE]), a malformed chunk, given usage,
- * no usage at all, a fixed reply.
+ * no usage at all, a fixed reply. Model ids starting with `standin-unavailable`
+ * always answer 503, with `standin-slow` stream slowly (for the demo).
  */
 import http from 'node:http';
 import { countTokens, decode, encode } from 'gpt-tokenizer/encoding/o200k_base';
@@ -154,7 +155,12 @@ export async function startOpenAIStandin(options = {}) {
       return sendError(res, 404, `The model \`${body.model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found');
     }
 
-    const b = { ...defaults, ...(pending.shift() ?? {}) };
+    // Fault modes chosen by the model id, for callers that cannot reach behave() (the demo against `npm start`):
+    // `standin-unavailable…` answers 503 (an outage before any output); `standin-slow…` streams 2 tokens every 150 ms.
+    const byModel = body.model.startsWith('standin-unavailable')
+      ? { error: { status: 503, message: 'The stand-in model is unavailable (standin-unavailable…).', type: 'server_error' } }
+      : body.model.startsWith('standin-slow') ? { chunkDelayMs: 150, tokensPerChunk: 2 } : {};
+    const b = { ...defaults, ...byModel, ...(pending.shift() ?? {}) };
     if (b.latencyMs) await sleep(b.latencyMs);
     if (res.destroyed) return;
     if (b.error) {
