@@ -9,7 +9,7 @@
  * Python 3.11 it is installed for).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AiChatRequest, openApiDocument } from '@chat-with-me/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,11 +44,15 @@ describe('the OpenAPI document', () => {
     delete broken.info;
     const tmp = path.join(ROOT, '.local', `openapi-broken-${process.pid}.json`);
     writeFileSync(tmp, JSON.stringify(broken));
-    expect(() =>
-      execFileSync('python3.11', ['-c', 'import json,sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))', tmp], {
-        encoding: 'utf8', timeout: 60_000, stdio: 'pipe',
-      })
-    ).toThrow();
+    try {
+      expect(() =>
+        execFileSync('python3.11', ['-c', 'import json,sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))', tmp], {
+          encoding: 'utf8', timeout: 60_000, stdio: 'pipe',
+        })
+      ).toThrow();
+    } finally {
+      rmSync(tmp, { force: true });
+    }
   });
 
   it('covers every function', () => {
