@@ -4,12 +4,11 @@
  * docs/openapi.json, served by the api-docs function. Fails when the
  * checked-in copy and the schemas drift (regenerate: UPDATE_OPENAPI=1 npx
  * vitest run tests/ai-product/openapi.test.ts), when a function has no path,
- * or when the document is not valid OpenAPI 3.1 (openapi-spec-validator,
- * https://github.com/python-openapi/openapi-spec-validator, run with the
- * Python 3.11 it is installed for).
+ * or when the document is not valid OpenAPI 3.1 (@seriousme/openapi-schema-validator,
+ * the JSON Schemas of the OpenAPI Initiative, https://spec.openapis.org/oas/3.1/schema).
  */
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import path from 'node:path';
 import { AiChatRequest, openApiDocument } from '@chat-with-me/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,32 +26,17 @@ describe('the OpenAPI document', () => {
     expect(readFileSync(FILE, 'utf8')).toBe(generated);
   });
 
-  it('is valid OpenAPI 3.1 (openapi-spec-validator)', () => {
-    const out = execFileSync('python3.11', ['-c', [
-      'import json, sys',
-      'from openapi_spec_validator import validate',
-      'from openapi_spec_validator.validation import OpenAPIV31SpecValidator',
-      'validate(json.load(open(sys.argv[1])), cls=OpenAPIV31SpecValidator)',
-      'print("valid")',
-    ].join('\n'), FILE], { encoding: 'utf8', timeout: 60_000 });
-    expect(out.trim()).toBe('valid');
+  it('is valid OpenAPI 3.1', async () => {
+    const result = await new Validator().validate(JSON.parse(generated));
+    expect(result.errors ?? [], JSON.stringify(result.errors)?.slice(0, 2000)).toEqual([]);
+    expect(result.valid).toBe(true);
   });
 
-  it('the validator refuses a broken document (the check can fail)', () => {
+  it('the validator refuses a broken document (the check can fail)', async () => {
     const broken = JSON.parse(generated);
-    broken.paths['/me'].get.responses['200'].content['application/json'].schema = { $ref: '#/components/schemas/Nope' };
     delete broken.info;
-    const tmp = path.join(ROOT, '.local', `openapi-broken-${process.pid}.json`);
-    writeFileSync(tmp, JSON.stringify(broken));
-    try {
-      expect(() =>
-        execFileSync('python3.11', ['-c', 'import json,sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))', tmp], {
-          encoding: 'utf8', timeout: 60_000, stdio: 'pipe',
-        })
-      ).toThrow();
-    } finally {
-      rmSync(tmp, { force: true });
-    }
+    const result = await new Validator().validate(broken);
+    expect(result.valid).toBe(false);
   });
 
   it('covers every function', () => {
