@@ -204,6 +204,9 @@ isOneToOne: false
 "clerk_delete_user":
 { Args: { "p_event_id": string,"p_occurred_at"?: string,"p_user_id": string }; Returns: string
                            },
+"clerk_sync_phone":
+{ Args: { "p_phone_number": string,"p_user_id": string }; Returns: boolean
+                           },
 "clerk_upsert_user":
 { Args: { "p_auth_provider": string,"p_avatar_url": string,"p_clerk_updated_at": string,"p_display_name": string,"p_email": string,"p_event_id": string,"p_event_type": string,"p_is_admin": boolean,"p_occurred_at"?: string,"p_user_id": string,"p_username": string,"p_verified_identities"?: (string)[] }; Returns: string
                            },
@@ -223,6 +226,9 @@ isOneToOne: false
                            },
 "enqueue_push":
 { Args: { "p_body": string,"p_collapse_key": string,"p_data": Json,"p_kind": string,"p_title": string,"p_user_id": string }; Returns: undefined
+                           },
+"excluded_story_ids":
+{ Args: Record<PropertyKey, never>; Returns: string[]
                            },
 "expire_ai_interactions":
 { Args: { "p_user_id"?: string }; Returns: number
@@ -273,6 +279,9 @@ isOneToOne: false
 "finish_push":
 { Args: { "p_delivered"?: (string)[],"p_error"?: string,"p_id": number,"p_message_names"?: (string)[],"p_removed"?: (string)[],"p_retry_after_seconds"?: number }; Returns: string
                            },
+"friend_ids":
+{ Args: Record<PropertyKey, never>; Returns: string[]
+                           },
 "grant_welcome_credits":
 { Args: { "p_identities": (string)[],"p_user_id": string }; Returns: string
                            },
@@ -307,6 +316,14 @@ isOneToOne: false
 "media_max_bytes":
 { Args: { "p_purpose": string }; Returns: number
                            },
+"message_for_pinning":
+{ Args: { "p_me": string,"p_message_id": string }; Returns: Database["public"]['Tables']["messages"]['Row']
+                          SetofOptions: {
+        from: "*"
+        to: "messages"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "my_chat_id_array":
 { Args: Record<PropertyKey, never>; Returns: (string)[]
                            },
@@ -315,6 +332,9 @@ isOneToOne: false
                            },
 "my_chat_role":
 { Args: { "p_chat_id": string }; Returns: Database["public"]['Enums']["chat_member_role"]
+                           },
+"my_cleared_at":
+{ Args: { "p_chat_id": string }; Returns: string
                            },
 "my_membership_for_update":
 { Args: { "p_chat_id": string,"p_me": string }; Returns: Database["public"]['Tables']["chat_members"]['Row']
@@ -341,8 +361,14 @@ isOneToOne: false
 "notify":
 { Args: { "p_kind": string,"p_payload": Json,"p_user_id": string }; Returns: string
                            },
+"phone_lookup_hash":
+{ Args: { "p_sha256_hex": string }; Returns: string
+                           },
 "prefix_tsquery":
 { Args: { "p_query": string }; Returns: unknown
+                           },
+"purge_expired_stories":
+{ Args: { "p_grace"?: string }; Returns: number
                            },
 "queue_media_deletion":
 { Args: { "p_public_id": string,"p_reason": string,"p_resource_type": string }; Returns: undefined
@@ -424,6 +450,11 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"story_media":
+{ Args: { "p_story_id": string }; Returns: {
+              "resource_type": string,"secure_url": string
+            }[]
+                           },
 "stripe_async_payment_failed":
 { Args: { "p_event_id": string,"p_occurred_at"?: string,"p_payment_intent_id": string,"p_session_id": string }; Returns: string
                            },
@@ -458,6 +489,9 @@ isOneToOne: false
                            },
 "user_topic":
 { Args: { "p_user_id": string }; Returns: string
+                           },
+"visible_story_author":
+{ Args: { "p_story_id": string }; Returns: string
                            },
 "widget_end_session":
 { Args: { "p_session_id": string }; Returns: undefined
@@ -726,14 +760,14 @@ isOneToOne: false
                   ]
                 },"chats": {
                   Row: {
-                    "avatar_url": string | null,"created_at": string,"created_by": string | null,"direct_key": string | null,"id": string,"kind": Database["public"]['Enums']["chat_kind"],"last_message_at": string | null,"last_message_id": string | null,"title": string | null,"updated_at": string
+                    "avatar_url": string | null,"created_at": string,"created_by": string | null,"description": string | null,"direct_key": string | null,"id": string,"kind": Database["public"]['Enums']["chat_kind"],"last_message_at": string | null,"last_message_id": string | null,"title": string | null,"updated_at": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "avatar_url"?: string | null,"created_at"?: string,"created_by"?: string | null,"direct_key"?: string | null,"id"?: string,"kind": Database["public"]['Enums']["chat_kind"],"last_message_at"?: string | null,"last_message_id"?: string | null,"title"?: string | null,"updated_at"?: string
+                    "avatar_url"?: string | null,"created_at"?: string,"created_by"?: string | null,"description"?: string | null,"direct_key"?: string | null,"id"?: string,"kind": Database["public"]['Enums']["chat_kind"],"last_message_at"?: string | null,"last_message_id"?: string | null,"title"?: string | null,"updated_at"?: string
                   }
                   Update: {
-                    "avatar_url"?: string | null,"created_at"?: string,"created_by"?: string | null,"direct_key"?: string | null,"id"?: string,"kind"?: Database["public"]['Enums']["chat_kind"],"last_message_at"?: string | null,"last_message_id"?: string | null,"title"?: string | null,"updated_at"?: string
+                    "avatar_url"?: string | null,"created_at"?: string,"created_by"?: string | null,"description"?: string | null,"direct_key"?: string | null,"id"?: string,"kind"?: Database["public"]['Enums']["chat_kind"],"last_message_at"?: string | null,"last_message_id"?: string | null,"title"?: string | null,"updated_at"?: string
                   }
                   Relationships: [
                     {
@@ -1006,6 +1040,38 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"pinned_messages": {
+                  Row: {
+                    "chat_id": string,"message_id": string,"pinned_at": string,"pinned_by": string | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "chat_id": string,"message_id": string,"pinned_at"?: string,"pinned_by"?: string | null
+                  }
+                  Update: {
+                    "chat_id"?: string,"message_id"?: string,"pinned_at"?: string,"pinned_by"?: string | null
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "pinned_messages_chat_id_fkey"
+      columns: ["chat_id"]
+isOneToOne: false
+      referencedRelation: "chats"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "pinned_messages_message_id_fkey"
+      columns: ["message_id"]
+isOneToOne: false
+      referencedRelation: "messages"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "pinned_messages_pinned_by_fkey"
+      columns: ["pinned_by"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"push_devices": {
                   Row: {
                     "app_version": string | null,"created_at": string,"id": string,"platform": string,"token": string,"updated_at": string,"user_id": string
@@ -1092,6 +1158,84 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"stories": {
+                  Row: {
+                    "audience": string,"author_id": string,"body": string | null,"created_at": string,"expires_at": string,"id": string,"kind": string,"media_id": string | null
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "audience"?: string,"author_id": string,"body"?: string | null,"created_at"?: string,"expires_at": string,"id"?: string,"kind": string,"media_id"?: string | null
+                  }
+                  Update: {
+                    "audience"?: string,"author_id"?: string,"body"?: string | null,"created_at"?: string,"expires_at"?: string,"id"?: string,"kind"?: string,"media_id"?: string | null
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "stories_author_id_fkey"
+      columns: ["author_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "stories_media_id_fkey"
+      columns: ["media_id"]
+isOneToOne: false
+      referencedRelation: "media"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"story_audience_exclusions": {
+                  Row: {
+                    "story_id": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "story_id": string,"user_id": string
+                  }
+                  Update: {
+                    "story_id"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "story_audience_exclusions_story_id_fkey"
+      columns: ["story_id"]
+isOneToOne: false
+      referencedRelation: "stories"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "story_audience_exclusions_user_id_fkey"
+      columns: ["user_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
+                },"story_views": {
+                  Row: {
+                    "story_id": string,"viewed_at": string,"viewer_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "story_id": string,"viewed_at"?: string,"viewer_id": string
+                  }
+                  Update: {
+                    "story_id"?: string,"viewed_at"?: string,"viewer_id"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "story_views_story_id_fkey"
+      columns: ["story_id"]
+isOneToOne: false
+      referencedRelation: "stories"
+      referencedColumns: ["id"]
+    },{
+      foreignKeyName: "story_views_viewer_id_fkey"
+      columns: ["viewer_id"]
+isOneToOne: false
+      referencedRelation: "users"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"stripe_charge_refunds": {
                   Row: {
                     "amount_minor": number,"amount_refunded_minor": number,"charge_id": string,"created_at": string,"currency": string,"last_event_id": string,"payment_intent_id": string,"updated_at": string
@@ -1108,14 +1252,14 @@ isOneToOne: false
                   ]
                 },"user_accounts": {
                   Row: {
-                    "auth_provider": string,"clerk_updated_at": string | null,"created_at": string,"email": string | null,"is_admin": boolean,"suspended_at": string | null,"suspended_reason": string | null,"updated_at": string,"user_id": string
+                    "auth_provider": string,"clerk_updated_at": string | null,"created_at": string,"discoverable_by_phone": boolean,"email": string | null,"is_admin": boolean,"phone_number": string | null,"phone_number_hash": string | null,"suspended_at": string | null,"suspended_reason": string | null,"updated_at": string,"user_id": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"email"?: string | null,"is_admin"?: boolean,"suspended_at"?: string | null,"suspended_reason"?: string | null,"updated_at"?: string,"user_id": string
+                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"discoverable_by_phone"?: boolean,"email"?: string | null,"is_admin"?: boolean,"phone_number"?: string | null,"phone_number_hash"?: string | null,"suspended_at"?: string | null,"suspended_reason"?: string | null,"updated_at"?: string,"user_id": string
                   }
                   Update: {
-                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"email"?: string | null,"is_admin"?: boolean,"suspended_at"?: string | null,"suspended_reason"?: string | null,"updated_at"?: string,"user_id"?: string
+                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"discoverable_by_phone"?: boolean,"email"?: string | null,"is_admin"?: boolean,"phone_number"?: string | null,"phone_number_hash"?: string | null,"suspended_at"?: string | null,"suspended_reason"?: string | null,"updated_at"?: string,"user_id"?: string
                   }
                   Relationships: [
                     {
@@ -1407,6 +1551,7 @@ isOneToOne: false
               "avatar_url": string | null,
 "created_at": string,
 "created_by": string | null,
+"description": string | null,
 "direct_key": string | null,
 "id": string,
 "kind": Database["public"]['Enums']["chat_kind"],
@@ -1426,6 +1571,7 @@ isOneToOne: false
               "avatar_url": string | null,
 "created_at": string,
 "created_by": string | null,
+"description": string | null,
 "direct_key": string | null,
 "id": string,
 "kind": Database["public"]['Enums']["chat_kind"],
@@ -1456,8 +1602,16 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"delete_group_chat":
+{ Args: { "p_chat_id": string }; Returns: undefined
+                           },
 "delivery":
 { Args: { "m": Omit<Database["public"]['Tables']["messages"]['Row'], Database["public"]['Tables']["messages"]['ComputedFields']> }; Returns: Json
+                           },
+"discover_contacts":
+{ Args: { "p_phone_hashes": (string)[] }; Returns: {
+              "avatar_url": string,"display_name": string,"phone_hash": string,"user_id": string,"username": string
+            }[]
                            },
 "ensure_profile":
 { Args: Record<PropertyKey, never>; Returns: {
@@ -1509,6 +1663,7 @@ isOneToOne: false
               "avatar_url": string | null,
 "created_at": string,
 "created_by": string | null,
+"description": string | null,
 "direct_key": string | null,
 "id": string,
 "kind": Database["public"]['Enums']["chat_kind"],
@@ -1523,6 +1678,11 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"get_story_feed":
+{ Args: { "p_limit"?: number }; Returns: {
+              "author_avatar_url": string,"author_display_name": string,"author_id": string,"body": string,"created_at": string,"expires_at": string,"id": string,"kind": string,"media_resource_type": string,"media_url": string,"view_count": number,"viewed": boolean
+            }[]
+                           },
 "get_widget_analytics":
 { Args: { "p_from": string,"p_to": string,"p_website_id": string }; Returns: {
               "agent_messages": number,"avg_first_response_ms": number,"bot_answers": number,"bot_cost_micro_usd": number,"day": string,"handoffs": number,"p95_first_response_ms": number,"sessions": number,"visitor_messages": number
@@ -1556,6 +1716,9 @@ isOneToOne: false
               "chat_id": string,"delivered_at": string,"message_id": string
             }[]
                            },
+"mark_story_viewed":
+{ Args: { "p_story_id": string }; Returns: boolean
+                           },
 "mute_chat":
 { Args: { "p_chat_id": string,"p_until": string }; Returns: {
               "archived_at": string | null,
@@ -1573,6 +1736,41 @@ isOneToOne: false
                           SetofOptions: {
         from: "*"
         to: "chat_members"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"my_chat_settings":
+{ Args: { "p_chat_id"?: string }; Returns: {
+              "archived_at": string,"chat_id": string,"cleared_at": string,"muted_until": string,"pinned_at": string
+            }[]
+                           },
+"pin_message":
+{ Args: { "p_message_id": string }; Returns: {
+              "chat_id": string,
+"message_id": string,
+"pinned_at": string,
+"pinned_by": string | null
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "pinned_messages"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"post_story":
+{ Args: { "p_audience"?: string,"p_body"?: string,"p_excluded_user_ids"?: (string)[],"p_kind": string,"p_media_id"?: string }; Returns: {
+              "audience": string,
+"author_id": string,
+"body": string | null,
+"created_at": string,
+"expires_at": string,
+"id": string,
+"kind": string,
+"media_id": string | null
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "stories"
         isOneToOne: true
         isSetofReturn: false
       } },
@@ -1755,8 +1953,14 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"set_phone_discoverable":
+{ Args: { "p_enabled": boolean }; Returns: boolean
+                           },
 "unblock_user":
 { Args: { "p_user_id": string }; Returns: undefined
+                           },
+"unpin_message":
+{ Args: { "p_message_id": string }; Returns: boolean
                            },
 "unpublish_conversation":
 { Args: { "p_shared_id": string }; Returns: {

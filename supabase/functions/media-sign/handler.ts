@@ -1,5 +1,5 @@
 /**
- * media-sign: POST `{"purpose": "avatar" | "chat_image" | "chat_file"}` with a
+ * media-sign: POST `{"purpose": "avatar" | "chat_image" | "chat_file" | "story_image" | "story_video"}` with a
  * Clerk session token → what the client needs for a signed direct upload to
  * Cloudinary (@chat-with-me/shared `MediaSignResponse`).
  *

@@ -26,7 +26,7 @@ import type { Tables } from '../database.types.ts';
 // -----------------------------------------------------------------------------
 
 /** What an upload is for; it decides the folder, resource type, formats and size limit. */
-export const MediaPurpose = z.enum(['avatar', 'chat_image', 'chat_file']);
+export const MediaPurpose = z.enum(['avatar', 'chat_image', 'chat_file', 'story_image', 'story_video']);
 export type MediaPurpose = z.infer<typeof MediaPurpose>;
 
 /** Cloudinary resource types (https://cloudinary.com/documentation/upload_parameters#resource_type). */
@@ -38,7 +38,10 @@ export type CloudinaryResourceType = z.infer<typeof CloudinaryResourceType>;
  * signed as `allowed_formats` (image formats as Cloudinary detects them; for
  * raw files, file extensions). The size limit is a setting
  * (admin_config `media.max_avatar_bytes`, `media.max_image_bytes`,
- * `media.max_file_bytes`), returned by media-sign as `max_bytes`.
+ * `media.max_file_bytes`, `media.max_story_image_bytes`,
+ * `media.max_story_video_bytes`), returned by media-sign as `max_bytes`.
+ * story_image / story_video are status updates (`post_story`,
+ * 20261202110500_stories.sql).
  */
 export const MEDIA_PURPOSES = {
   avatar: { resource_type: 'image', formats: ['jpg', 'png', 'webp'] },
@@ -47,6 +50,9 @@ export const MEDIA_PURPOSES = {
     resource_type: 'raw',
     formats: ['pdf', 'txt', 'csv', 'md', 'rtf', 'zip', 'doc', 'docx', 'xls', 'xlsx', 'ppt', 'pptx', 'odt', 'ods', 'odp'],
   },
+  story_image: { resource_type: 'image', formats: ['jpg', 'png', 'gif', 'webp', 'heic'] },
+  // Video formats as Cloudinary detects them (https://cloudinary.com/documentation/formats_supported_for_transformation#supported_video_formats).
+  story_video: { resource_type: 'video', formats: ['mp4', 'mov', 'webm'] },
 } as const satisfies Record<MediaPurpose, { resource_type: CloudinaryResourceType; formats: readonly string[] }>;
 
 /** Root folder of every upload: `<root>/<user_id>/<purpose>` (media-sign's default root). */
