@@ -47,6 +47,20 @@ export type Database = {
                   Relationships: [
                     
                   ]
+                },"phone_lookup_hashes": {
+                  Row: {
+                    "phone_hash": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "phone_hash": string,"user_id": string
+                  }
+                  Update: {
+                    "phone_hash"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
                 },"push_deliveries": {
                   Row: {
                     "device_id": string,"fcm_message_name": string,"outbox_id": number,"sent_at": string
@@ -1252,14 +1266,14 @@ isOneToOne: false
                   ]
                 },"user_accounts": {
                   Row: {
-                    "auth_provider": string,"clerk_updated_at": string | null,"created_at": string,"discoverable_by_phone": boolean,"email": string | null,"is_admin": boolean,"phone_number": string | null,"phone_number_hash": string | null,"suspended_at": string | null,"suspended_reason": string | null,"updated_at": string,"user_id": string
+                    "auth_provider": string,"clerk_updated_at": string | null,"created_at": string,"discoverable_by_phone": boolean,"email": string | null,"is_admin": boolean,"phone_number": string | null,"suspended_at": string | null,"suspended_reason": string | null,"updated_at": string,"user_id": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"discoverable_by_phone"?: boolean,"email"?: string | null,"is_admin"?: boolean,"phone_number"?: string | null,"phone_number_hash"?: string | null,"suspended_at"?: string | null,"suspended_reason"?: string | null,"updated_at"?: string,"user_id": string
+                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"discoverable_by_phone"?: boolean,"email"?: string | null,"is_admin"?: boolean,"phone_number"?: string | null,"suspended_at"?: string | null,"suspended_reason"?: string | null,"updated_at"?: string,"user_id": string
                   }
                   Update: {
-                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"discoverable_by_phone"?: boolean,"email"?: string | null,"is_admin"?: boolean,"phone_number"?: string | null,"phone_number_hash"?: string | null,"suspended_at"?: string | null,"suspended_reason"?: string | null,"updated_at"?: string,"user_id"?: string
+                    "auth_provider"?: string,"clerk_updated_at"?: string | null,"created_at"?: string,"discoverable_by_phone"?: boolean,"email"?: string | null,"is_admin"?: boolean,"phone_number"?: string | null,"suspended_at"?: string | null,"suspended_reason"?: string | null,"updated_at"?: string,"user_id"?: string
                   }
                   Relationships: [
                     {

@@ -29,5 +29,6 @@ export * from './ai-chat-stream.ts';
 export * from './functions/payments.ts';
 export * from './functions/stripe-webhook.ts';
 export * from './functions/push.ts';
+export * from './contacts.ts';
 export * from './client.ts';
 export * from './openapi.ts';

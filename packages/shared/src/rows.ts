@@ -40,6 +40,10 @@ export const UserAccount = z.object({
   suspended_at: Timestamp.nullable(),
   /** The admin's reason for the suspension. */
   suspended_reason: z.string().nullable(),
+  /** Verified phone number from Clerk in E.164 ("+14155550100"), null without one (20261202110600_contact_discovery.sql). */
+  phone_number: z.string().nullable(),
+  /** Opt-in to being found by phone number through discover_contacts; default false (set_phone_discoverable). */
+  discoverable_by_phone: z.boolean(),
   created_at: Timestamp,
   updated_at: Timestamp,
 });

@@ -17,7 +17,9 @@
  *    user.deleted deletes the profile (cascades; messages keep sender_id null).
  *    An applied created/updated payload also gives the welcome grant, once
  *    per verified email or phone number (not per account) and within a daily
- *    budget: private.grant_welcome_credits.
+ *    budget: private.grant_welcome_credits. It also stores the user's verified
+ *    phone number (E.164) and its keyed lookup hash for contact discovery:
+ *    private.clerk_sync_phone (20261202110600_contact_discovery.sql).
  *    Other event types are recorded and answered 200 `ignored`.
  * Any non-2xx makes Svix retry with backoff; a 503 (database down) is retried.
  */
@@ -87,8 +89,8 @@ export const handler = defineFunction({ name: 'clerk-webhook', methods: ['POST']
     } else {
       const p = profileFromClerkUser(event.data);
       outcome = ClerkWebhookOutcome.parse(
-        await db.asService((tx) =>
-          callValue(tx, 'clerk_upsert_user', {
+        await db.asService(async (tx) => {
+          const applied = await callValue(tx, 'clerk_upsert_user', {
             p_event_id: eventId,
             p_event_type: event.type,
             p_user_id: p.id,
@@ -101,8 +103,14 @@ export const handler = defineFunction({ name: 'clerk-webhook', methods: ['POST']
             p_is_admin: p.is_admin,
             p_occurred_at: occurredAt,
             p_verified_identities: p.verified_identities,
-          })
-        ),
+          });
+          // Same transaction: the verified phone number for contact discovery
+          // (20261202110600_contact_discovery.sql), only with an applied payload.
+          if (applied === 'created' || applied === 'updated') {
+            await callValue(tx, 'clerk_sync_phone', { p_user_id: p.id, p_phone_number: p.phone_number });
+          }
+          return applied;
+        }),
       );
     }
     log.info('clerk event applied', { event_id: eventId, type: event.type, user_id: event.data.id, outcome });

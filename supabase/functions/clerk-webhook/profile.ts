@@ -13,10 +13,15 @@
  *   address and phone number whose `verification.status` is `verified` (the
  *   welcome grant is given once per verified identity; the database
  *   normalises and hashes them, private.grant_welcome_credits).
+ * - phone_number: the verified phone number used for contact discovery: the
+ *   primary one (primary_phone_number_id) when verified, else the first
+ *   verified one, parsed with libphonenumber-js and kept only when valid, in
+ *   E.164 (https://www.itu.int/rec/T-REC-E.164); else null.
  * Source: https://clerk.com/docs/reference/backend-api/tag/users (User object)
  * and https://clerk.com/docs/reference/backend/types/backend-user.
  */
 import type { ClerkUser } from '@chat-with-me/shared';
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
 
 export interface ClerkProfile {
   id: string;
@@ -28,6 +33,7 @@ export interface ClerkProfile {
   is_admin: boolean;
   clerk_updated_at: string;
   verified_identities: string[];
+  phone_number: string | null;
 }
 
 export function profileFromClerkUser(user: ClerkUser): ClerkProfile {
@@ -35,6 +41,9 @@ export function profileFromClerkUser(user: ClerkUser): ClerkProfile {
   const primary = user.email_addresses.find((e) => e.id === user.primary_email_address_id);
   const provider = user.external_accounts[0]?.provider?.replace(/^oauth_/, '').trim();
   const metadata = user.public_metadata ?? {};
+  const verifiedPhones = user.phone_numbers.filter((p) => p.verification?.status === 'verified');
+  const phone = verifiedPhones.find((p) => p.id === user.primary_phone_number_id) ?? verifiedPhones[0];
+  const parsedPhone = phone ? parsePhoneNumberFromString(phone.phone_number) : undefined;
   return {
     id: user.id,
     display_name: name || user.username || '',
@@ -46,7 +55,8 @@ export function profileFromClerkUser(user: ClerkUser): ClerkProfile {
     clerk_updated_at: new Date(user.updated_at).toISOString(),
     verified_identities: [
       ...user.email_addresses.filter((e) => e.verification?.status === 'verified').map((e) => `email:${e.email_address}`),
-      ...user.phone_numbers.filter((p) => p.verification?.status === 'verified').map((p) => `phone:${p.phone_number}`),
+      ...verifiedPhones.map((p) => `phone:${p.phone_number}`),
     ],
+    phone_number: parsedPhone?.isValid() ? parsedPhone.number : null,
   };
 }

@@ -55,6 +55,8 @@ export const ClerkUser = z.object({
   image_url: repairedText().nullish(),
   primary_email_address_id: z.string().nullish(),
   email_addresses: z.array(ClerkEmailAddress).default([]),
+  /** Id of the primary phone number among `phone_numbers` (phone sign-in), or null. */
+  primary_phone_number_id: z.string().nullish(),
   phone_numbers: z.array(ClerkPhoneNumber).default([]),
   external_accounts: z.array(ClerkExternalAccount).default([]),
   /** Set from the Clerk dashboard or Backend API; `is_admin: true` or `role: "admin"` make an admin. */
