@@ -54,6 +54,15 @@ export const DeliveredPayload = z.object({
 });
 export type DeliveredPayload = z.infer<typeof DeliveredPayload>;
 
+/** `chat:<chat_id>` event `message_pinned`: a member pinned or unpinned a message (pin_message / unpin_message). */
+export const MessagePinnedPayload = z.object({
+  id: Uuid.optional(),
+  message_id: Uuid,
+  user_id: ClerkUserId,
+  action: z.enum(['pinned', 'unpinned']),
+});
+export type MessagePinnedPayload = z.infer<typeof MessagePinnedPayload>;
+
 /** Notification kinds `mention` and `reply`: someone mentioned the user, or replied to their message, in a group. */
 export const MentionNotificationPayload = z.object({ chat_id: Uuid, message_id: Uuid, sender_id: ClerkUserId });
 export type MentionNotificationPayload = z.infer<typeof MentionNotificationPayload>;

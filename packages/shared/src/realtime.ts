@@ -27,7 +27,7 @@ import { ClerkUserId, JsonValue, Timestamp, Uuid } from './common.ts';
 import { Constants } from './database.types.ts';
 import { MessageRow } from './rows.ts';
 import { MediaEventPayload } from './functions/media.ts';
-import { DeliveredPayload, ReactionPayload } from './messaging.ts';
+import { DeliveredPayload, MessagePinnedPayload, ReactionPayload } from './messaging.ts';
 
 /**
  * Topic of a chat's record: message changes, read receipts, chat updates.
@@ -124,6 +124,8 @@ export const ChatChannelEvents = {
   reaction: ReactionPayload,
   /** mark_delivered (messaging.ts). */
   delivered: DeliveredPayload,
+  /** pin_message / unpin_message (messaging.ts). */
+  message_pinned: MessagePinnedPayload,
 } as const;
 
 /** Every event on `user:<user_id>` (only the database sends there), by event name. */
