@@ -149,8 +149,8 @@ describe('expiry and purge', () => {
 
     // The purge is not callable by clients; as the service (Supabase Cron) it deletes the row.
     expect((await clientAs(alice).rpc('purge_expired_stories' as never)).error).not.toBeNull();
-    const [{ n }] = await owner()<{ n: number }[]>`select private.purge_expired_stories() as n`;
-    expect(n).toBeGreaterThanOrEqual(1);
+    const [purged] = await owner()<{ n: number }[]>`select private.purge_expired_stories() as n`;
+    expect(purged!.n).toBeGreaterThanOrEqual(1);
     expect(await owner()`select 1 from public.stories where id = ${s.id}`).toHaveLength(0);
   });
 
