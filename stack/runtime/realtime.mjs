@@ -505,7 +505,9 @@ export async function startRealtime({ dbUrl, keys, jwks, limits: overrides = {},
       if (chan.closed) return;
       chan.policies = { broadcastRead: read.broadcast, presenceRead: read.presence, broadcastWrite: null, presenceWrite: null };
     } catch {
-      return shutdown(chan, DB_DOWN);
+      // The database is unreachable (e.g. restarting) while the token is refreshed: the channel errors
+      // (phx_error) as on a database outage, so realtime-js rejoins once it is back, instead of closing for good.
+      return errorOut(chan);
     }
     const p = chan.policies;
     if (!p.broadcastRead && !p.presenceRead) return shutdown(chan, `You do not have permissions to read from this Channel topic: ${chan.subTopic}`);

@@ -120,9 +120,13 @@ describe('a database restart', () => {
     await received(w, 1);
 
     await pg.stop();
-    await vi.waitFor(() => expect(w.statuses.map((s) => s.status)).toContain('CHANNEL_ERROR'), { timeout: 10_000 });
-    expect(rt.ready).toBe(false);
-    pg = await startPostgres({ dataDir: path.join(dataDir, 'db'), port, persistent: true });
+    try {
+      await vi.waitFor(() => expect(w.statuses.map((s) => s.status)).toContain('CHANNEL_ERROR'), { timeout: 15_000 });
+      expect(rt.ready).toBe(false);
+    } finally {
+      // Back up whatever happened, so the next test does not inherit a stopped database.
+      pg = await startPostgres({ dataDir: path.join(dataDir, 'db'), port, persistent: true });
+    }
     await vi.waitFor(() => expect(rt.ready).toBe(true), { timeout: 20_000 });
     await vi.waitFor(() => expect(w.statuses.at(-1)?.status).toBe('SUBSCRIBED'), { timeout: 20_000 });
     await send('restart', { n: 2 });
