@@ -405,6 +405,8 @@ describe('schema', () => {
 
   it('the media size limits are settings with defaults', async () => {
     const rows = await owner()`select key, value from public.admin_config where key like 'media.max_%' order by key`;
-    expect(rows.map((r) => r.key)).toEqual(['media.max_avatar_bytes', 'media.max_file_bytes', 'media.max_image_bytes']);
+    expect(rows.map((r) => r.key)).toEqual([
+      'media.max_avatar_bytes', 'media.max_file_bytes', 'media.max_image_bytes', 'media.max_story_image_bytes', 'media.max_story_video_bytes',
+    ]);
   });
 });
