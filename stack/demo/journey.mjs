@@ -13,6 +13,7 @@ import { sunsetPng } from './picture.mjs';
 import { Person, clerkUser, postClerkWebhook, serviceClient } from './people.mjs';
 import { aiProductStep } from './ai-product.mjs';
 import { widgetStep } from './widget.mjs';
+import { messagingStep } from './messaging.mjs';
 import { Channels } from './realtime.mjs';
 import { WHO, bold, check, checkEqual, cyan, eventually, expectData, note, ok, say, short, step, usd } from './transcript.mjs';
 
@@ -482,6 +483,9 @@ async function play(ctx, channels) {
 
   // ---------------------------------------------------------------------------
   await widgetStep(ctx, { alice });
+
+  // ---------------------------------------------------------------------------
+  await messagingStep(ctx, { alice, bob, carol, group, run });
 
   return { people, run };
 }

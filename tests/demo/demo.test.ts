@@ -126,7 +126,12 @@ const MILESTONES = [
   /widget bot answer \(gpt-6-luna\) charged to Alice's wallet: \$0\.\d{6}/,
   /the bot stops; the visitor reads her reply as "agent"/,
   /widget analytics today: 1 session, 2 visitor messages, 1 bot answer \(\$0\.\d{6}\), 1 handoff/,
-  /✓ The journey completed: 13 steps/,
+  /Messaging: a mention, reactions, delivery ticks, a search and a pinned message/,
+  /Bob's ticks: sent → delivered \(2\/2\) → read by 1 of 2; reactions 👍 ×2, 🎉 ×1/,
+  /Alice searches "picnic quok \w+" .* → \d+ hit, Bob's message first/,
+  /Alice was mentioned: 1 notification \(mention\)/,
+  /Alice \(owner\) pins it/,
+  /✓ The journey completed: 14 steps/,
   /Stopped\./,
 ];
 
