@@ -14,6 +14,7 @@ import { Person, clerkUser, postClerkWebhook, serviceClient } from './people.mjs
 import { aiProductStep } from './ai-product.mjs';
 import { widgetStep } from './widget.mjs';
 import { messagingStep } from './messaging.mjs';
+import { contactsStep } from './contacts.mjs';
 import { Channels } from './realtime.mjs';
 import { WHO, bold, check, checkEqual, cyan, eventually, expectData, note, ok, say, short, step, usd } from './transcript.mjs';
 
@@ -486,6 +487,9 @@ async function play(ctx, channels) {
 
   // ---------------------------------------------------------------------------
   await messagingStep(ctx, { alice, bob, carol, group, run });
+
+  // ---------------------------------------------------------------------------
+  await contactsStep(ctx, { alice, bob, carol });
 
   return { people, run };
 }

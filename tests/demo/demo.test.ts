@@ -131,7 +131,9 @@ const MILESTONES = [
   /Alice searches "picnic quok \w+" .* → \d+ hit, Bob's message first/,
   /Alice was mentioned: 1 notification \(mention\)/,
   /Alice \(owner\) pins it/,
-  /✓ The journey completed: 14 steps/,
+  /Contacts: Alice finds Bob by his phone number/,
+  /Alice uploads 3 hashed contacts .* → finds Bob Baker; Carol \(not opted in\) and a stranger stay hidden/,
+  /✓ The journey completed: 15 steps/,
   /Stopped\./,
 ];
 
