@@ -83,14 +83,16 @@ describe('media', () => {
     expect(ok(await w.as.bob.from('media').select('id').eq('owner_id', w.alice).eq('purpose', 'chat_file'))).toEqual([]);
   });
 
-  it('insert, update, upsert and delete are 403 for every client, owner included', async () => {
+  it('insert, update and upsert are 403 for every client, owner included; only the owner deletes (issue 16)', async () => {
     const mine = await recordMedia(w.alice, 'chat_image');
     const a = w.as.alice;
     expectNoPrivilege(await a.from('media').insert({ owner_id: w.alice, public_id: 'x', resource_type: 'image', bytes: 1, secure_url: 'https://evil.example/x.png' }));
     expectNoPrivilege(await a.from('media').update({ secure_url: 'https://evil.example/x.png' }).eq('id', mine.id));
     expectNoPrivilege(await a.from('media').update({ purpose: 'avatar' }).eq('id', mine.id));
     expectNoPrivilege(await a.from('media').upsert({ id: mine.id, owner_id: w.alice, public_id: 'y', resource_type: 'image', bytes: 1, secure_url: 'https://evil.example/y.png' }, { onConflict: 'id' }));
-    expectNoPrivilege(await a.from('media').delete().eq('id', mine.id));
+    // Another user deletes nothing (RLS: 0 rows); the owner's own deletion is tests/messaging/management.test.ts's.
+    const del = await w.as.bob.from('media').delete().eq('id', mine.id).select('id');
+    expect(del.data ?? []).toEqual([]);
     const [row] = await owner()`select secure_url, purpose from public.media where id = ${mine.id}`;
     expect(row).toEqual({ secure_url: mine.secure_url, purpose: 'chat_image' });
   });

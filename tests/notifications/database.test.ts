@@ -129,14 +129,19 @@ describe('media', () => {
       expect(await canSee(up, unsent)).toBe(true);
     });
 
-    it('cannot record, change or delete media: only cloudinary-webhook does (42501)', async () => {
+    it('cannot record or change media: only cloudinary-webhook does (42501)', async () => {
       for (const q of [
         (tx: any) => tx`insert into public.media (owner_id, public_id, resource_type, bytes, secure_url) values (${up}, 'x', 'image', 1, 'https://x')`,
         (tx: any) => tx`update public.media set secure_url = 'https://evil.example/x' where id = ${sent}`,
-        (tx: any) => tx`delete from public.media where id = ${sent}`,
       ]) {
         expect((await pgError(asUser(up, q))).code).toBe('42501');
       }
+    });
+
+    it('deletes their own media (issue 16; the Cloudinary asset is queued for deletion), nobody else does', async () => {
+      const mine = await record(up);
+      expect(await asUser(friend, (tx) => tx`delete from public.media where id = ${mine} returning id`)).toEqual([]);
+      expect(await asUser(up, (tx) => tx`delete from public.media where id = ${mine} returning id`)).toEqual([{ id: mine }]);
     });
   });
 
