@@ -88,7 +88,7 @@ async function main() {
     requireStandins(health);
     out(`Health: ${health.status}; database migrated to ${health.database.latest_migration} (${health.database.migrations_applied} migrations); providers: ${PROVIDERS.map((p) => `${p} ${health.providers[p]}`).join(', ')}`);
     const clerk = await loadClerkStandin(stack.clerkDir);
-    await journey({ env: stack.env, clerk, shared });
+    await journey({ env: stack.env, clerk, shared, fcmUrl: stack.fcmUrl });
     out();
     out(green(bold(`✓ The journey completed: ${currentStep()} steps in ${((Date.now() - started) / 1000).toFixed(1)} s.`)));
     return 0;

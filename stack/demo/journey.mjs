@@ -15,6 +15,8 @@ import { aiProductStep } from './ai-product.mjs';
 import { widgetStep } from './widget.mjs';
 import { messagingStep } from './messaging.mjs';
 import { contactsStep } from './contacts.mjs';
+import { pushStep } from './push.mjs';
+import { storiesStep } from './stories.mjs';
 import { Channels } from './realtime.mjs';
 import { WHO, bold, check, checkEqual, cyan, eventually, expectData, note, ok, say, short, step, usd } from './transcript.mjs';
 
@@ -490,6 +492,12 @@ async function play(ctx, channels) {
 
   // ---------------------------------------------------------------------------
   await contactsStep(ctx, { alice, bob, carol });
+
+  // ---------------------------------------------------------------------------
+  await pushStep(ctx, { alice, bob, direct });
+
+  // ---------------------------------------------------------------------------
+  await storiesStep(ctx, { alice, bob, run });
 
   return { people, run };
 }

@@ -3,7 +3,7 @@
  * `.local/stack.json`: pid and the `supabase status -o env` lines; the Clerk
  * stand-in's keys in `.local/clerk/`), or a throw-away one
  * (stack/runtime/stack.mjs `startStack` in a temporary folder: free ports,
- * stand-ins for Clerk, OpenAI, DeepSeek, Stripe and Cloudinary, nothing read
+ * stand-ins for Clerk, OpenAI, DeepSeek, Stripe, Cloudinary and FCM, nothing read
  * from supabase/functions/.env), stopped and deleted at the end, Ctrl-C
  * included.
  */
@@ -23,6 +23,8 @@ export const PROVIDERS = ['clerk', 'openai', 'deepseek', 'stripe', 'cloudinary']
  * @property {Record<string, string>} env API_URL, FUNCTIONS_URL, DB_URL, PUBLISHABLE_KEY, SECRET_KEY, … (`npm start -o env`)
  * @property {string} clerkDir folder of the Clerk stand-in whose key signs session tokens
  * @property {number} [pid] the `npm start` process, when the stack is that one
+ * @property {string} [fcmUrl] the FCM stand-in's URL (stack/standins/fcm.mjs: GET /_standin/messages lists what it
+ *   accepted); for `npm start`, FCM_STANDIN_URL from the demo's environment (the URL `npm start` prints), else unknown
  */
 
 /**
@@ -32,7 +34,7 @@ export const PROVIDERS = ['clerk', 'openai', 'deepseek', 'stripe', 'cloudinary']
 export function runningStack() {
   const state = readState();
   if (!state?.pid || !isAlive(state.pid) || !state.env?.API_URL || !state.env?.PUBLISHABLE_KEY) return null;
-  return { pid: state.pid, env: state.env, clerkDir: statePaths().clerk };
+  return { pid: state.pid, env: state.env, clerkDir: statePaths().clerk, fcmUrl: process.env.FCM_STANDIN_URL || undefined };
 }
 
 /**
@@ -52,11 +54,12 @@ export async function startOwnStack(onStep = (_s) => {}) {
   own.pending = startStack({
     stateDir: own.stateDir,
     persistent: false,
-    functions: { envFile: false, aiStandins: true, cloudinaryStandin: true, stripeStandin: true },
+    // FCM stand-in and the push outbox drained every 2 s, as `npm start` does (stack/runtime/functions.mjs).
+    functions: { envFile: false, aiStandins: true, cloudinaryStandin: true, stripeStandin: true, fcmStandin: true, pushDrainMs: 2000 },
     onStep: (s) => onStep(String(s)),
   });
   const stack = await own.pending;
-  return { env: stack.env, clerkDir: stack.clerkStandin ?? stack.paths.clerk };
+  return { env: stack.env, clerkDir: stack.clerkStandin ?? stack.paths.clerk, fcmUrl: stack.functions.env.FCM_API_BASE };
 }
 
 /** Stops the throw-away stack (waiting for its start if it is starting) and deletes its folder; later calls wait for the first. */
