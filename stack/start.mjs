@@ -77,7 +77,9 @@ async function main() {
     },
   });
   if (stopping) return;
-  await writeState({ pid: process.pid, children, env: stack.env });
+  // `standins`: where the local provider stand-ins listen (the demo reads the FCM stand-in's log of pushes).
+  const fcm = stack.functions.env.LOCAL_STANDINS?.split(',').includes('fcm') ? stack.functions.env.FCM_API_BASE : undefined;
+  await writeState({ pid: process.pid, children, env: stack.env, ...(fcm ? { standins: { fcm } } : {}) });
 
   if (!envOnly) {
     const rel = (p) => p.replace(`${process.cwd()}/`, '');

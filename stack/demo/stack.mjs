@@ -24,7 +24,7 @@ export const PROVIDERS = ['clerk', 'openai', 'deepseek', 'stripe', 'cloudinary']
  * @property {string} clerkDir folder of the Clerk stand-in whose key signs session tokens
  * @property {number} [pid] the `npm start` process, when the stack is that one
  * @property {string} [fcmUrl] the FCM stand-in's URL (stack/standins/fcm.mjs: GET /_standin/messages lists what it
- *   accepted); for `npm start`, FCM_STANDIN_URL from the demo's environment (the URL `npm start` prints), else unknown
+ *   accepted); for `npm start`, from .local/stack.json (`standins.fcm`), or FCM_STANDIN_URL from the demo's environment
  */
 
 /**
@@ -34,7 +34,7 @@ export const PROVIDERS = ['clerk', 'openai', 'deepseek', 'stripe', 'cloudinary']
 export function runningStack() {
   const state = readState();
   if (!state?.pid || !isAlive(state.pid) || !state.env?.API_URL || !state.env?.PUBLISHABLE_KEY) return null;
-  return { pid: state.pid, env: state.env, clerkDir: statePaths().clerk, fcmUrl: process.env.FCM_STANDIN_URL || undefined };
+  return { pid: state.pid, env: state.env, clerkDir: statePaths().clerk, fcmUrl: process.env.FCM_STANDIN_URL || state.standins?.fcm || undefined };
 }
 
 /**

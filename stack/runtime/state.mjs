@@ -85,6 +85,7 @@ export async function loadKeys(dir = LOCAL_DIR) {
  * @property {number} pid the `npm start` process
  * @property {{ name: string, pid: number }[]} children processes it started (postgres, postgrest)
  * @property {Record<string, string>} env the lines `npm start -o env` prints
+ * @property {{ fcm?: string }} [standins] URLs of local provider stand-ins in use (the demo reads the FCM one)
  */
 
 /** @returns {StackState | null} */
