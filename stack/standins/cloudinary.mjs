@@ -44,6 +44,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import { crc32, deflateSync } from 'node:zlib';
 
 /** Parameters never part of the signature (Cloudinary's documented exclusions, plus the signature itself). */
 const UNSIGNED = new Set(['file', 'cloud_name', 'resource_type', 'api_key', 'signature']);
@@ -73,6 +74,41 @@ export function stringToSign(params) {
     .sort()
     .map((k) => `${k}=${Array.isArray(params[k]) ? params[k].join(',') : params[k]}`)
     .join('&');
+}
+
+/**
+ * A `width`×`height` 8-bit RGB PNG (https://www.w3.org/TR/png/), pixel by
+ * pixel from `rgbAt(x, y)`: an image to upload to Cloudinary (or this
+ * stand-in, which reads its size back with sniffImage) in tests and the demo.
+ * @param {number} width
+ * @param {number} height
+ * @param {(x: number, y: number) => number[]} rgbAt [r, g, b], each 0..255
+ * @returns {Buffer}
+ */
+export function encodePng(width, height, rgbAt) {
+  const chunk = (/** @type {string} */ type, /** @type {Buffer} */ data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const stride = 3 * width + 1; // a filter byte (0: none), then the row's pixels
+  const rows = Buffer.alloc(stride * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) rows.set(rgbAt(x, y).map(Math.round), y * stride + 1 + 3 * x);
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /**
