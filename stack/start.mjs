@@ -30,7 +30,7 @@ const step = (() => {
 })();
 
 /** Prints the env lines (and in full mode the summary). */
-export function printEnv(env) {
+function printEnv(env) {
   for (const [k, v] of Object.entries(env)) console.log(`${k}=${v}`);
 }
 

@@ -29,6 +29,7 @@
  * CORS on /rest/v1 as the hosted gateway answers it: preflights get 200 with
  * the requested headers allowed; every answer has `Access-Control-Allow-Origin: *`.
  */
+import { readFile, readdir, readlink } from 'node:fs/promises';
 import http from 'node:http';
 import { SignJWT } from 'jose';
 import { serveWidget } from './widget-static.mjs';
@@ -41,6 +42,8 @@ const SECRET_IN_BROWSER = {
 };
 const CORS_METHODS = 'GET,HEAD,PUT,PATCH,POST,DELETE,OPTIONS';
 const EXPOSE = 'Content-Range, Content-Location, Content-Profile, Preference-Applied, Range-Unit, Location, X-Request-Id';
+/** Headers of every Data API answer, as the hosted gateway sets them. */
+const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSE };
 
 /**
  * @param {{
@@ -83,7 +86,6 @@ export async function startGateway({ port, postgrestUrl, functionsUrl, keys, rea
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(body));
   };
-  const cors = (req) => ({ 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSE });
 
   /**
    * The Authorization to forward for a request carrying `apikey`, or an error body.
@@ -138,13 +140,13 @@ export async function startGateway({ port, postgrestUrl, functionsUrl, keys, rea
         }
         const apikey = /** @type {string | undefined} */ (req.headers.apikey) ?? url.searchParams.get('apikey') ?? undefined;
         const auth = await authorize(req, apikey, { required: true });
-        if ('status' in auth) return json(res, auth.status, auth.body, cors(req));
+        if ('status' in auth) return json(res, auth.status, auth.body, CORS);
         url.searchParams.delete('apikey');
         const headers = { ...req.headers, host: rest.host, 'x-forwarded-for': req.socket.remoteAddress ?? '127.0.0.1' };
         if (auth.authorization) headers.authorization = auth.authorization;
         else delete headers.authorization;
         const rel = url.pathname.slice('/rest/v1'.length) || '/';
-        return forward(req, res, rest, `${rel}${url.search}`, headers, cors(req));
+        return forward(req, res, rest, `${rel}${url.search}`, headers, CORS);
       }
       if (url.pathname.startsWith('/functions/v1/') && fns) {
         const apikey = /** @type {string | undefined} */ (req.headers.apikey);
@@ -226,7 +228,6 @@ export async function portInUseError(port, variable) {
 
 /** `pid N (command)` of the process listening on `port`, from /proc; null when unknown. */
 async function portHolder(port) {
-  const { readFile, readdir, readlink } = await import('node:fs/promises');
   try {
     const hex = port.toString(16).toUpperCase().padStart(4, '0');
     const inodes = new Set();
