@@ -137,7 +137,12 @@ grant execute on function private.my_chat_role(uuid) to authenticated, service_r
 -- -----------------------------------------------------------------------------
 -- Grants and RLS policies
 -- -----------------------------------------------------------------------------
-grant select on public.chats, public.chat_members to authenticated;
+grant select on public.chats to authenticated;
+-- Column grant: members read who is in a chat, roles and read pointers; each
+-- member's own settings, added with their feature, are granted to nobody
+-- (20261202100200_member_state.sql, 20261202100520_member_state_privacy.sql).
+grant select (chat_id, user_id, role, joined_at, last_read_message_id, last_read_at)
+  on public.chat_members to authenticated;
 grant update (title, avatar_url) on public.chats to authenticated;
 grant delete on public.chats to authenticated;
 grant select, insert, update, delete on public.chats, public.chat_members to service_role;

@@ -1,6 +1,6 @@
 -- =============================================================================
 -- Media: the table of Cloudinary assets owned by a user (avatars, chat images
--- and files).
+-- and files, status images and videos: 20261202110500_stories.sql).
 --
 -- Rows are recorded by the cloudinary-webhook function (service role) after a
 -- signed direct upload; clients never write them. Messages reference media by
@@ -21,7 +21,7 @@ create table public.media (
   width integer check (width is null or width > 0),
   height integer check (height is null or height > 0),
   secure_url text not null check (secure_url ~ '^https://'),
-  purpose text not null default 'chat_image' check (purpose in ('avatar', 'chat_image', 'chat_file')),
+  purpose text not null default 'chat_image' check (purpose in ('avatar', 'chat_image', 'chat_file', 'story_image', 'story_video')),
   created_at timestamptz not null default now(),
   original_filename text check (original_filename is null or char_length(original_filename) <= 255)
 );
@@ -29,7 +29,8 @@ comment on table public.media is
   'Cloudinary assets (signed direct uploads) recorded by cloudinary-webhook. Readable by the owner and by members of chats they were sent in.';
 comment on column public.media.public_id is 'Cloudinary public_id (includes the folder, which names the owner).';
 comment on column public.media.bytes is 'Size in bytes as reported by Cloudinary.';
-comment on column public.media.purpose is 'Upload purpose signed by media-sign: avatar, chat_image or chat_file.';
+comment on column public.media.purpose is
+  'Upload purpose signed by media-sign: avatar, chat_image, chat_file, story_image or story_video.';
 comment on column public.media.original_filename is
   'Name of the uploaded file without extension, as Cloudinary reports it (shown for file messages).';
 comment on column public.media.owner_id is

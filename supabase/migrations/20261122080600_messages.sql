@@ -1,6 +1,6 @@
 -- =============================================================================
--- Messages, read state, inbox and history: text, image and file messages,
--- replies, forwards, edits and soft deletes.
+-- Messages and read state: text, image and file messages, replies, forwards,
+-- edits and soft deletes.
 --
 -- A member sends text, image and file messages (insert under RLS, or the
 -- idempotent `send_message` RPC); `ai` and `system` messages come from
@@ -12,6 +12,9 @@
 -- Also here: the foreign keys of chats.last_message_id and
 -- chat_members.last_read_message_id (messages did not exist before). The read
 -- policy of media, which reads messages, is in the media uploads migration.
+-- The history and inbox RPCs read per-member state added later: each is
+-- defined once, get_inbox in 20261202100400_inbox.sql and get_chat_history in
+-- 20261202100520_member_state_privacy.sql.
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
@@ -324,44 +327,6 @@ end;
 $$;
 
 /**
- * One page of a chat's history, newest first: the `p_limit` (1..200, default
- * 50) messages before the cursor (`p_before_created_at`, `p_before_id`), or
- * the latest ones without a cursor. Security invoker: a non-member gets no rows.
- */
-create or replace function public.get_chat_history(
-  p_chat_id uuid,
-  p_before_created_at timestamptz default null,
-  p_before_id uuid default null,
-  p_limit integer default 50
-)
-returns setof public.messages
-language plpgsql
-stable
-security invoker
-set search_path = ''
-as $$
-declare
-  v_limit integer := greatest(1, least(coalesce(p_limit, 50), 200));
-begin
-  if p_before_created_at is null then
-    return query
-      select * from public.messages m
-      where m.chat_id = p_chat_id
-      order by m.created_at desc, m.id desc
-      limit v_limit;
-  else
-    return query
-      select * from public.messages m
-      where m.chat_id = p_chat_id
-        and (m.created_at, m.id) < (p_before_created_at,
-             coalesce(p_before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
-      order by m.created_at desc, m.id desc
-      limit v_limit;
-  end if;
-end;
-$$;
-
-/**
  * Marks a chat read up to `p_message_id` (default: its newest message) for the
  * caller. Read state never moves backwards. Broadcasts event `read`
  * ({user_id, message_id, read_at}) to `chat:<chat_id>` as a read receipt.
@@ -410,87 +375,11 @@ begin
 end;
 $$;
 
-/**
- * The caller's inbox: their chats, most recent activity first, each with its
- * last message, the other member of a direct chat, and the number of unread
- * messages (from others, not deleted, after the caller's read mark). Order:
- * (activity_at, chat_id) descending. Pages by that cursor: pass the
- * `activity_at` and `chat_id` of the last row of the previous page as
- * `p_before` and `p_before_chat_id`; `p_limit` 1..100, default 50.
- */
-create or replace function public.get_inbox(
-  p_limit integer default 50, p_before timestamptz default null, p_before_chat_id uuid default null
-)
-returns table (
-  chat_id uuid,
-  kind public.chat_kind,
-  title text,
-  avatar_url text,
-  role public.chat_member_role,
-  activity_at timestamptz,
-  last_message_id uuid,
-  last_message_sender_id text,
-  last_message_kind public.message_kind,
-  last_message_content text,
-  last_message_created_at timestamptz,
-  peer_id text,
-  peer_display_name text,
-  peer_avatar_url text,
-  unread_count bigint
-)
-language plpgsql
-stable
-security definer
-set search_path = ''
-as $$
-declare
-  v_me text := private.require_user_id();
-begin
-  -- ::text on user ids: RETURN QUERY wants the declared types exactly.
-  return query
-  with mine as (
-    select c.id, c.kind, c.title, c.avatar_url, cm.role, c.last_message_id, cm.last_read_at,
-           coalesce(c.last_message_at, c.created_at) as activity_at
-    from public.chat_members cm
-    join public.chats c on c.id = cm.chat_id
-    where cm.user_id = v_me
-      and (p_before is null
-        or (coalesce(c.last_message_at, c.created_at), c.id)
-           < (p_before, coalesce(p_before_chat_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)))
-    order by coalesce(c.last_message_at, c.created_at) desc, c.id desc
-    limit greatest(1, least(coalesce(p_limit, 50), 100))
-  )
-  select mine.id, mine.kind, mine.title, mine.avatar_url, mine.role, mine.activity_at,
-         lm.id, lm.sender_id::text, lm.kind,
-         case when lm.deleted_at is null then lm.content end,
-         lm.created_at,
-         peer.id::text, peer.display_name, peer.avatar_url,
-         (select count(*) from public.messages m
-          where m.chat_id = mine.id
-            and m.created_at > coalesce(mine.last_read_at, '-infinity'::timestamptz)
-            and m.sender_id is distinct from v_me
-            and m.deleted_at is null)
-  from mine
-  left join public.messages lm on lm.id = mine.last_message_id
-  left join lateral (
-    select u.id, u.display_name, u.avatar_url
-    from public.chat_members pm join public.users u on u.id = pm.user_id
-    where mine.kind = 'direct' and pm.chat_id = mine.id and pm.user_id <> v_me
-    limit 1
-  ) peer on true
-  order by mine.activity_at desc, mine.id desc;
-end;
-$$;
-
 revoke execute on function
   public.send_message(uuid, text, public.message_kind, text, uuid, uuid, boolean),
-  public.get_chat_history(uuid, timestamptz, uuid, integer),
-  public.mark_chat_read(uuid, uuid),
-  public.get_inbox(integer, timestamptz, uuid)
+  public.mark_chat_read(uuid, uuid)
   from public, anon;
 grant execute on function
   public.send_message(uuid, text, public.message_kind, text, uuid, uuid, boolean),
-  public.get_chat_history(uuid, timestamptz, uuid, integer),
-  public.mark_chat_read(uuid, uuid),
-  public.get_inbox(integer, timestamptz, uuid)
+  public.mark_chat_read(uuid, uuid)
   to authenticated, service_role;

@@ -1,6 +1,7 @@
 -- =============================================================================
 -- Media uploads: what signed Cloudinary direct uploads of avatars, chat
--- images and chat files need in the database.
+-- images and chat files, and status images and videos
+-- (20261202110500_stories.sql), need in the database.
 --
 -- The flow (functions media-sign and cloudinary-webhook):
 --   1. media-sign signs a direct upload into the caller's own folder
@@ -70,9 +71,10 @@ alter table private.media_deletions enable row level security;
 
 /**
  * Largest upload allowed for a purpose, in bytes, from admin_config
- * (media.max_avatar_bytes, media.max_image_bytes, media.max_file_bytes), or
- * the default written here (5 MiB, 10 MiB, 25 MiB) when a setting is missing
- * or not a positive number; the settings start at these defaults.
+ * (media.max_avatar_bytes, media.max_image_bytes, media.max_file_bytes,
+ * media.max_story_image_bytes, media.max_story_video_bytes), or the default
+ * written here (5 MiB, 10 MiB, 25 MiB, 10 MiB, 50 MiB) when a setting is
+ * missing or not a positive number; the settings start at these defaults.
  * Not a secret: media-sign hands it to the client. Errors: 22023 unknown purpose.
  */
 create or replace function private.media_max_bytes(p_purpose text)
@@ -91,6 +93,8 @@ begin
     when 'avatar' then v_key := 'media.max_avatar_bytes'; v_default := 5242880;
     when 'chat_image' then v_key := 'media.max_image_bytes'; v_default := 10485760;
     when 'chat_file' then v_key := 'media.max_file_bytes'; v_default := 26214400;
+    when 'story_image' then v_key := 'media.max_story_image_bytes'; v_default := 10485760;
+    when 'story_video' then v_key := 'media.max_story_video_bytes'; v_default := 52428800;
     else raise exception 'unknown media purpose: %', p_purpose using errcode = '22023';
   end case;
   select c.value into v_value from public.admin_config c where c.key = v_key;
@@ -108,7 +112,9 @@ comment on function private.media_max_bytes(text) is
 insert into public.admin_config (key, value, description, value_type, min_value, max_value) values
   ('media.max_avatar_bytes', to_jsonb(private.media_max_bytes('avatar')), 'Largest avatar upload recorded, in bytes (5 MiB); media-sign tells clients, cloudinary-webhook refuses and deletes larger ones.', 'integer', 1024, 104857600),
   ('media.max_image_bytes', to_jsonb(private.media_max_bytes('chat_image')), 'Largest chat image upload recorded, in bytes (10 MiB); media-sign tells clients, cloudinary-webhook refuses and deletes larger ones.', 'integer', 1024, 104857600),
-  ('media.max_file_bytes', to_jsonb(private.media_max_bytes('chat_file')), 'Largest chat file upload recorded, in bytes (25 MiB); media-sign tells clients, cloudinary-webhook refuses and deletes larger ones.', 'integer', 1024, 1073741824)
+  ('media.max_file_bytes', to_jsonb(private.media_max_bytes('chat_file')), 'Largest chat file upload recorded, in bytes (25 MiB); media-sign tells clients, cloudinary-webhook refuses and deletes larger ones.', 'integer', 1024, 1073741824),
+  ('media.max_story_image_bytes', to_jsonb(private.media_max_bytes('story_image')), 'Largest status (story) image upload recorded, in bytes (10 MiB).', 'integer', 1024, 104857600),
+  ('media.max_story_video_bytes', to_jsonb(private.media_max_bytes('story_video')), 'Largest status (story) video upload recorded, in bytes (50 MiB).', 'integer', 1024, 1073741824)
 on conflict (key) do nothing;
 
 /** Queues a Cloudinary asset for deletion (once: a second request is a no-op). */

@@ -5,8 +5,8 @@
 -- chat_members gains, per member: a delivery pointer (last_delivered_at, the
 -- created_at of the newest message the member's device acknowledged, like the
 -- read pointer last_read_at), and their own settings: archived_at,
--- muted_until, pinned_at, cleared_at. Adding columns to chat_members is how an
--- append-only history extends a table (supabase/migrations/README.md).
+-- muted_until, pinned_at, cleared_at (added here, their one definition: the
+-- feature that needs them tells their story; supabase/migrations/README.md).
 --
 -- Delivery status is derived, never stored per message: a recipient has a
 -- message when their delivery or read pointer is at or past its created_at,
@@ -17,8 +17,9 @@
 -- as event `delivered` on chat:<chat_id>, as mark_chat_read broadcasts `read`.
 --
 -- Also here: the settings RPCs (archive, mute until, pin, clear history for
--- oneself) and get_chat_history, replaced (same signature and rows) to hide
--- what the caller cleared.
+-- oneself). get_chat_history and search_messages, which hide what the caller
+-- cleared, are defined in 20261202100520_member_state_privacy.sql, and
+-- get_inbox, which lists these settings, in 20261202100400_inbox.sql.
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
@@ -30,6 +31,11 @@ alter table public.chat_members
   add column muted_until timestamptz,
   add column pinned_at timestamptz,
   add column cleared_at timestamptz;
+-- Members read each other's delivery pointer (delivery ticks); the settings
+-- columns are the member's own business and granted to nobody: a member reads
+-- theirs through get_inbox or my_chat_settings
+-- (20261202100520_member_state_privacy.sql).
+grant select (last_delivered_at) on public.chat_members to authenticated;
 comment on column public.chat_members.last_delivered_at is
   'created_at of the newest message this member''s device acknowledged (mark_delivered); never moves back. A message is delivered to the member when this or last_read_at is at or past its created_at.';
 comment on column public.chat_members.archived_at is 'When the member archived the chat (set_chat_archived); null when not archived. get_inbox lists archived chats only when asked.';
@@ -255,56 +261,6 @@ begin
   where cm.chat_id = v_row.chat_id and cm.user_id = v_me
   returning * into v_row;
   return v_row;
-end;
-$$;
-
--- -----------------------------------------------------------------------------
--- History (replaces 20261122080600_messages.sql's definition: same signature
--- and rows, now without the messages the caller cleared)
--- -----------------------------------------------------------------------------
-
-/**
- * One page of a chat's history, newest first: the `p_limit` (1..200, default
- * 50) messages before the cursor (`p_before_created_at`, `p_before_id`), or
- * the latest ones without a cursor; messages at or before the caller's
- * chat_members.cleared_at are left out. Security invoker: a non-member gets
- * no rows. Reactions and delivery status come with the page as computed
- * fields: `rpc('get_chat_history', …).select('*, reactions, delivery')`.
- */
-create or replace function public.get_chat_history(
-  p_chat_id uuid,
-  p_before_created_at timestamptz default null,
-  p_before_id uuid default null,
-  p_limit integer default 50
-)
-returns setof public.messages
-language plpgsql
-stable
-security invoker
-set search_path = ''
-as $$
-declare
-  v_limit integer := greatest(1, least(coalesce(p_limit, 50), 200));
-  v_cleared timestamptz := coalesce(
-    (select cm.cleared_at from public.chat_members cm
-     where cm.chat_id = p_chat_id and cm.user_id = private.current_user_id()),
-    '-infinity'::timestamptz);
-begin
-  if p_before_created_at is null then
-    return query
-      select * from public.messages m
-      where m.chat_id = p_chat_id and m.created_at > v_cleared
-      order by m.created_at desc, m.id desc
-      limit v_limit;
-  else
-    return query
-      select * from public.messages m
-      where m.chat_id = p_chat_id and m.created_at > v_cleared
-        and (m.created_at, m.id) < (p_before_created_at,
-             coalesce(p_before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid))
-      order by m.created_at desc, m.id desc
-      limit v_limit;
-  end if;
 end;
 $$;
 

@@ -1,17 +1,12 @@
 -- =============================================================================
 -- The inbox with per-member chat state (issue 16, docs/messaging.md).
 --
--- Replaces public.get_inbox (20261122080600_messages.sql). Its rows gain
--- columns and it gains a parameter, and PostgreSQL changes a function's
--- result type only by dropping it first
--- (https://www.postgresql.org/docs/current/sql-createfunction.html), so this
--- migration drops the old definition and creates the new one. Every column of
--- the old rows is kept, with the same meaning, except unread_count, which now
--- leaves out, besides the caller's own messages, the assistant's answers to
--- the caller's own prompts and what the caller cleared.
+-- public.get_inbox, defined once here, when all it shows exists: per-member
+-- settings and delivery (20261202100200_member_state.sql), reactions
+-- (20261202100000_reactions.sql) and mentions (20261202100300_mentions.sql).
+-- unread_count leaves out the caller's own messages, the assistant's answers
+-- to the caller's own prompts and what the caller cleared.
 -- =============================================================================
-
-drop function public.get_inbox(integer, timestamptz, uuid);
 
 /**
  * The caller's inbox. Without `p_archived` (default false): their chats that

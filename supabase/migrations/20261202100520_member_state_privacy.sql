@@ -5,23 +5,19 @@
 -- read/delivery pointers, which the read receipts and delivery ticks need).
 -- The member's own settings, archived_at, muted_until, pinned_at and
 -- cleared_at (20261202100200_member_state.sql), are nobody else's business:
--- this migration replaces the table-wide SELECT grant of authenticated on
--- chat_members with a column grant that leaves them out (column privileges,
--- https://www.postgresql.org/docs/current/sql-grant.html). A member reads
--- their own settings through get_inbox or my_chat_settings() (security
+-- authenticated may select only the other columns of chat_members (column
+-- privileges, https://www.postgresql.org/docs/current/sql-grant.html; granted
+-- in 20261122080400_chats.sql and 20261202100200_member_state.sql). A member
+-- reads their own settings through get_inbox or my_chat_settings() (security
 -- definer, the caller's rows only). PostgREST clients must name columns:
 -- `select=*` on chat_members is refused (42501) since not every column is
 -- granted.
 --
--- Functions replaced here (create or replace, same signatures and results):
--- get_chat_history (20261202100200_member_state.sql) and search_messages
--- (20261202100100_message_search.sql) are security invoker and read the
--- caller's cleared_at: they now read it through private.my_cleared_at().
+-- Also defined here, as they read the caller's cleared_at through
+-- private.my_cleared_at(): get_chat_history and search_messages (security
+-- invoker; search's indexes, settings and query parsing are in
+-- 20261202100100_message_search.sql).
 -- =============================================================================
-
-revoke select on public.chat_members from authenticated;
-grant select (chat_id, user_id, role, joined_at, last_read_message_id, last_read_at, last_delivered_at)
-  on public.chat_members to authenticated;
 
 /** The caller's chat_members.cleared_at in `p_chat_id` ('-infinity' when none or not a member). */
 create or replace function private.my_cleared_at(p_chat_id uuid)
@@ -69,7 +65,7 @@ revoke execute on function public.my_chat_settings(uuid) from public, anon;
 grant execute on function public.my_chat_settings(uuid) to authenticated, service_role;
 
 -- -----------------------------------------------------------------------------
--- History (replaces 20261202100200_member_state.sql's definition)
+-- History
 -- -----------------------------------------------------------------------------
 /**
  * One page of a chat's history, newest first: the `p_limit` (1..200, default
@@ -114,7 +110,7 @@ end;
 $$;
 
 -- -----------------------------------------------------------------------------
--- Search (replaces 20261202100100_message_search.sql's definition)
+-- Search
 -- -----------------------------------------------------------------------------
 /**
  * Full-text and trigram search over the messages of the caller's chats.
@@ -126,8 +122,7 @@ $$;
  * Rows: id, chat_id, sender_id, kind, content, created_at, rank (higher is
  * better: ts_rank of the full-text match or, when full text matches nothing,
  * the trigram word similarity 0..1). A chat whose history the caller cleared
- * (chat_members.cleared_at, 20261202100200_member_state.sql) matches only
- * after that time.
+ * (chat_members.cleared_at) matches only after that time.
  * Volatile: counts against rate_limit.message_search.* (call with POST,
  * supabase-js's default for rpc()).
  * Errors: 42501 not signed in / suspended; 22023 query shorter than 1 or
@@ -231,3 +226,12 @@ begin
   end if;
 end;
 $$;
+
+revoke execute on function
+  public.get_chat_history(uuid, timestamptz, uuid, integer),
+  public.search_messages(text, uuid, text, timestamptz, timestamptz, integer, double precision, timestamptz, uuid)
+  from public, anon;
+grant execute on function
+  public.get_chat_history(uuid, timestamptz, uuid, integer),
+  public.search_messages(text, uuid, text, timestamptz, timestamptz, integer, double precision, timestamptz, uuid)
+  to authenticated, service_role;

@@ -18,65 +18,16 @@
 -- Blocks: a block ends the friendship, and the policies also refuse an author
 -- the viewer blocks or is blocked by (private.blocked_user_ids()).
 --
--- Media: two new media-sign purposes, story_image (image) and story_video
--- (video), each with its size setting (media.max_story_image_bytes,
--- media.max_story_video_bytes). This migration changes objects of earlier
--- ones: the media.purpose CHECK (20261122080500_media.sql) is dropped and
--- created anew with the story purposes; private.media_max_bytes
--- (20261122130000_media_uploads.sql) is replaced to know them. The media of a
+-- Media: a status's image or video is uploaded with the media-sign purposes
+-- story_image and story_video, which media.purpose
+-- (20261122080500_media.sql) and private.media_max_bytes with its size
+-- settings media.max_story_image_bytes and media.max_story_video_bytes
+-- (20261122130000_media_uploads.sql) know from the start. The media of a
 -- story is read through get_story_feed (its secure_url), not through the
 -- media table's policy.
 -- =============================================================================
 
--- -----------------------------------------------------------------------------
--- Media purposes
--- -----------------------------------------------------------------------------
-alter table public.media drop constraint media_purpose_check;
-alter table public.media add constraint media_purpose_check
-  check (purpose in ('avatar', 'chat_image', 'chat_file', 'story_image', 'story_video'));
-comment on column public.media.purpose is
-  'Upload purpose signed by media-sign: avatar, chat_image, chat_file, story_image or story_video.';
-
-/**
- * Largest upload allowed for a purpose, in bytes, from admin_config
- * (media.max_avatar_bytes, media.max_image_bytes, media.max_file_bytes,
- * media.max_story_image_bytes, media.max_story_video_bytes), or the default
- * written here (5 MiB, 10 MiB, 25 MiB, 10 MiB, 50 MiB) when a setting is
- * missing or not a positive number. Replaces the version of
- * 20261122130000_media_uploads.sql (adds the story purposes).
- * Errors: 22023 unknown purpose.
- */
-create or replace function private.media_max_bytes(p_purpose text)
-returns bigint
-language plpgsql
-stable
-security definer
-set search_path = ''
-as $$
-declare
-  v_key text;
-  v_default bigint;
-  v_value jsonb;
-begin
-  case p_purpose
-    when 'avatar' then v_key := 'media.max_avatar_bytes'; v_default := 5242880;
-    when 'chat_image' then v_key := 'media.max_image_bytes'; v_default := 10485760;
-    when 'chat_file' then v_key := 'media.max_file_bytes'; v_default := 26214400;
-    when 'story_image' then v_key := 'media.max_story_image_bytes'; v_default := 10485760;
-    when 'story_video' then v_key := 'media.max_story_video_bytes'; v_default := 52428800;
-    else raise exception 'unknown media purpose: %', p_purpose using errcode = '22023';
-  end case;
-  select c.value into v_value from public.admin_config c where c.key = v_key;
-  if jsonb_typeof(v_value) = 'number' and (v_value #>> '{}')::numeric >= 1 then
-    return floor((v_value #>> '{}')::numeric)::bigint;
-  end if;
-  return v_default;
-end;
-$$;
-
 insert into public.admin_config (key, value, description, value_type, min_value, max_value) values
-  ('media.max_story_image_bytes', to_jsonb(private.media_max_bytes('story_image')), 'Largest status (story) image upload recorded, in bytes (10 MiB).', 'integer', 1024, 104857600),
-  ('media.max_story_video_bytes', to_jsonb(private.media_max_bytes('story_video')), 'Largest status (story) video upload recorded, in bytes (50 MiB).', 'integer', 1024, 1073741824),
   ('stories.lifetime_seconds', '86400', 'How long a status (story) is visible after it is posted, in seconds (24 h); applies to statuses posted afterwards.', 'integer', 60, 604800),
   ('rate_limit.post_story.limit', '30', 'Statuses (stories) a user may post per window.', 'integer', 1, 100000),
   ('rate_limit.post_story.window_seconds', '3600', 'Window of rate_limit.post_story.limit, in seconds.', 'integer', 1, 86400)
