@@ -206,10 +206,15 @@ end;
 $$;
 
 /**
- * Accepts a pending request addressed to the caller and notifies the requester.
- * Errors: PT404 no such pending request for the caller.
+ * Answers a pending request addressed to the caller: sets `p_status`
+ * (accepted or declined, kept as history) and notifies the requester with
+ * `p_event` {request_id, by_user_id}. Returns the row.
+ * Errors: 42501 not signed in / suspended; PT404 no such pending request for
+ * the caller.
  */
-create or replace function public.accept_friend_request(p_request_id uuid)
+create or replace function private.respond_friend_request(
+  p_request_id uuid, p_status public.friend_status, p_event text
+)
 returns public.friends
 language plpgsql
 security definer
@@ -220,44 +225,45 @@ declare
   v_row public.friends;
 begin
   update public.friends f
-  set status = 'accepted', responded_at = now()
+  set status = p_status, responded_at = now()
   where f.id = p_request_id and f.addressee_id = v_me and f.status = 'pending'
   returning * into v_row;
   if not found then
     raise exception 'no such pending friend request for you' using errcode = 'PT404';
   end if;
-  perform private.notify(v_row.requester_id, 'friend_request_accepted',
+  perform private.notify(v_row.requester_id, p_event,
     jsonb_build_object('request_id', v_row.id, 'by_user_id', v_me));
   return v_row;
 end;
 $$;
+revoke all on function private.respond_friend_request(uuid, public.friend_status, text) from public, anon, authenticated;
+
+/**
+ * Accepts a pending request addressed to the caller and notifies the requester
+ * (notification friend_request_accepted).
+ * Errors: PT404 no such pending request for the caller.
+ */
+create or replace function public.accept_friend_request(p_request_id uuid)
+returns public.friends
+language sql
+security definer
+set search_path = ''
+as $$
+  select private.respond_friend_request(p_request_id, 'accepted', 'friend_request_accepted');
+$$;
 
 /**
  * Declines a pending request addressed to the caller (kept as history) and
- * notifies the requester.
+ * notifies the requester (notification friend_request_declined).
  * Errors: PT404 no such pending request for the caller.
  */
 create or replace function public.decline_friend_request(p_request_id uuid)
 returns public.friends
-language plpgsql
+language sql
 security definer
 set search_path = ''
 as $$
-declare
-  v_me text := private.require_user_id();
-  v_row public.friends;
-begin
-  update public.friends f
-  set status = 'declined', responded_at = now()
-  where f.id = p_request_id and f.addressee_id = v_me and f.status = 'pending'
-  returning * into v_row;
-  if not found then
-    raise exception 'no such pending friend request for you' using errcode = 'PT404';
-  end if;
-  perform private.notify(v_row.requester_id, 'friend_request_declined',
-    jsonb_build_object('request_id', v_row.id, 'by_user_id', v_me));
-  return v_row;
-end;
+  select private.respond_friend_request(p_request_id, 'declined', 'friend_request_declined');
 $$;
 
 /**

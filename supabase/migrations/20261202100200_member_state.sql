@@ -164,6 +164,28 @@ end;
 $$;
 
 /**
+ * Stores a member's own settings (archived_at, muted_until, pinned_at,
+ * cleared_at) from `p_row`, a row of private.my_membership_for_update changed
+ * by the caller's setter, and returns the stored row.
+ */
+create or replace function private.save_my_chat_settings(p_row public.chat_members)
+returns public.chat_members
+language sql
+security definer
+set search_path = ''
+as $$
+  update public.chat_members cm
+  set archived_at = p_row.archived_at, muted_until = p_row.muted_until,
+      pinned_at = p_row.pinned_at, cleared_at = p_row.cleared_at
+  where cm.chat_id = p_row.chat_id and cm.user_id = p_row.user_id
+  returning *;
+$$;
+
+-- Alike on purpose: each setter below is a thin RPC with its own contract
+-- (arguments, rule, errors); the lookup and the write are the two helpers
+-- above (supabase/migrations/README.md, "Shapes that repeat").
+
+/**
  * Archives (`p_archived` true) or unarchives a chat for the caller only.
  * Returns the caller's membership row. Errors: 42501; PT404 not a member.
  */
@@ -174,14 +196,10 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_me text := private.require_user_id();
-  v_row public.chat_members := private.my_membership_for_update(p_chat_id, v_me);
+  v_row public.chat_members := private.my_membership_for_update(p_chat_id, private.require_user_id());
 begin
-  update public.chat_members cm
-  set archived_at = case when coalesce(p_archived, false) then coalesce(cm.archived_at, now()) end
-  where cm.chat_id = v_row.chat_id and cm.user_id = v_me
-  returning * into v_row;
-  return v_row;
+  v_row.archived_at := case when coalesce(p_archived, false) then coalesce(v_row.archived_at, now()) end;
+  return private.save_my_chat_settings(v_row);
 end;
 $$;
 
@@ -197,14 +215,10 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_me text := private.require_user_id();
-  v_row public.chat_members := private.my_membership_for_update(p_chat_id, v_me);
+  v_row public.chat_members := private.my_membership_for_update(p_chat_id, private.require_user_id());
 begin
-  update public.chat_members cm
-  set muted_until = case when p_until > now() then p_until end
-  where cm.chat_id = v_row.chat_id and cm.user_id = v_me
-  returning * into v_row;
-  return v_row;
+  v_row.muted_until := case when p_until > now() then p_until end;
+  return private.save_my_chat_settings(v_row);
 end;
 $$;
 
@@ -232,11 +246,8 @@ begin
       raise exception 'too many pinned chats' using errcode = '22023';
     end if;
   end if;
-  update public.chat_members cm
-  set pinned_at = case when coalesce(p_pinned, false) then coalesce(cm.pinned_at, now()) end
-  where cm.chat_id = v_row.chat_id and cm.user_id = v_me
-  returning * into v_row;
-  return v_row;
+  v_row.pinned_at := case when coalesce(p_pinned, false) then coalesce(v_row.pinned_at, now()) end;
+  return private.save_my_chat_settings(v_row);
 end;
 $$;
 
@@ -253,18 +264,16 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_me text := private.require_user_id();
-  v_row public.chat_members := private.my_membership_for_update(p_chat_id, v_me);
+  v_row public.chat_members := private.my_membership_for_update(p_chat_id, private.require_user_id());
 begin
-  update public.chat_members cm
-  set cleared_at = now()
-  where cm.chat_id = v_row.chat_id and cm.user_id = v_me
-  returning * into v_row;
-  return v_row;
+  v_row.cleared_at := now();
+  return private.save_my_chat_settings(v_row);
 end;
 $$;
 
-revoke execute on function private.my_membership_for_update(uuid, text) from public, anon, authenticated;
+revoke execute on function
+  private.my_membership_for_update(uuid, text), private.save_my_chat_settings(public.chat_members)
+  from public, anon, authenticated;
 revoke execute on function
   public.delivery(public.messages),
   public.mark_delivered(uuid[]),
