@@ -101,6 +101,32 @@ create policy "Admins can change settings"
   using ((select private.is_admin()))
   with check ((select private.is_admin()));
 
+/**
+ * Lets admins (private.is_admin(): false for a suspended admin) add, change
+ * and remove the rows of a catalogue table that admins edit in Studio or
+ * through the Data API (credit_packs, ai_models, ai_model_fallbacks): the
+ * policies "Admins can add <p_rows>", "Admins can change <p_rows>" and
+ * "Admins can remove <p_rows>", to authenticated. Who may READ the table is
+ * each table's own policy.
+ */
+create or replace function private.let_admins_edit(p_table regclass, p_rows text)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  execute format('create policy %I on %s for insert to authenticated with check ((select private.is_admin()))',
+    'Admins can add ' || p_rows, p_table);
+  execute format('create policy %I on %s for update to authenticated '
+                 'using ((select private.is_admin())) with check ((select private.is_admin()))',
+    'Admins can change ' || p_rows, p_table);
+  execute format('create policy %I on %s for delete to authenticated using ((select private.is_admin()))',
+    'Admins can remove ' || p_rows, p_table);
+end;
+$$;
+
+revoke all on function private.let_admins_edit(regclass, text) from public, anon, authenticated, service_role;
+
 -- =============================================================================
 -- Per-user rate limits: one counter per (user, action), one helper every RPC,
 -- trigger and function calls, each limit two admin_config settings.

@@ -685,18 +685,7 @@ create policy "Users can read active credit packs, admins all"
   on public.credit_packs for select to authenticated
   using (active or (select private.is_admin()));
 
-create policy "Admins can add credit packs"
-  on public.credit_packs for insert to authenticated
-  with check ((select private.is_admin()));
-
-create policy "Admins can change credit packs"
-  on public.credit_packs for update to authenticated
-  using ((select private.is_admin()))
-  with check ((select private.is_admin()));
-
-create policy "Admins can delete credit packs"
-  on public.credit_packs for delete to authenticated
-  using ((select private.is_admin()));
+select private.let_admins_edit('public.credit_packs', 'credit packs');
 
 create policy "Users can read their own payments"
   on public.payments for select to authenticated

@@ -534,6 +534,52 @@ end;
 $$;
 
 /**
+ * The row of AI call `p_interaction_id`, locked (FOR UPDATE) until the end of
+ * the caller's transaction: every step that ends or changes a call
+ * (settle, finish, fail, fallback) takes it first, so that two of them never
+ * both act on one call. Security invoker: called by those security-definer
+ * functions, it reads with their rights.
+ * Errors: PT404 unknown interaction.
+ */
+create or replace function private.lock_ai_interaction(p_interaction_id uuid)
+returns public.ai_interactions
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_row public.ai_interactions;
+begin
+  select * into v_row from public.ai_interactions i where i.id = p_interaction_id for update;
+  if not found then
+    raise exception 'AI interaction not found' using errcode = 'PT404';
+  end if;
+  return v_row;
+end;
+$$;
+
+/**
+ * lock_ai_interaction for a call that is to be charged, after checking the
+ * token counts it is charged for (prompt and completion >= 0, cached prompt
+ * tokens, null as 0, within 0 .. prompt).
+ * Errors: 22023 invalid token counts; PT404 unknown interaction.
+ */
+create or replace function private.lock_ai_interaction_to_charge(
+  p_interaction_id uuid, p_prompt_tokens integer, p_cached_prompt_tokens integer, p_completion_tokens integer
+)
+returns public.ai_interactions
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if p_prompt_tokens is null or p_prompt_tokens < 0 or p_completion_tokens is null or p_completion_tokens < 0
+     or coalesce(p_cached_prompt_tokens, 0) < 0 or coalesce(p_cached_prompt_tokens, 0) > p_prompt_tokens then
+    raise exception 'invalid token counts' using errcode = '22023';
+  end if;
+  return private.lock_ai_interaction(p_interaction_id);
+end;
+$$;
+
+/**
  * Charges a call whose provider produced output and ends its row, storing
  * nothing itself (finish_ai_interaction stores first; ai-chat calls this alone
  * when finishing failed twice, so that the caller is still charged):
@@ -567,14 +613,8 @@ declare
   v_cost bigint;
   v_charged bigint := 0;
 begin
-  if p_prompt_tokens is null or p_prompt_tokens < 0 or p_completion_tokens is null or p_completion_tokens < 0
-     or coalesce(p_cached_prompt_tokens, 0) < 0 or coalesce(p_cached_prompt_tokens, 0) > p_prompt_tokens then
-    raise exception 'invalid token counts' using errcode = '22023';
-  end if;
-  select * into v_row from public.ai_interactions i where i.id = p_interaction_id for update;
-  if not found then
-    raise exception 'AI interaction not found' using errcode = 'PT404';
-  end if;
+  v_row := private.lock_ai_interaction_to_charge(p_interaction_id, p_prompt_tokens, p_cached_prompt_tokens,
+    p_completion_tokens);
   if v_row.status not in ('pending', 'aborted') then
     return v_row;
   end if;
@@ -615,30 +655,35 @@ end;
 $$;
 
 /**
- * Finishes a call whose provider produced output: stores the prompt as the
- * caller's text message and the answer (what was produced) as kind `ai`
- * message(s) replying to it (sender null; metadata provider, model,
- * ai_interaction_id, prompt_message_id, finish_reason, part, parts, and
- * error_code when the answer is incomplete; an answer over 8000 characters
- * spans several messages), names an untitled assistant chat after the prompt
- * (private.ai_chat_title; broadcast as `chat_updated` {chat_id, title} on
- * chat:<id>), then charges through settle_ai_interaction (same token, error
- * and timing arguments). Storing is all or nothing (a subtransaction): if the
- * caller can no longer post in the chat (left it, or a block) or the database
- * refuses the texts, nothing is stored, the call is still charged (the
- * provider was paid and the caller has the answer) and the row is
- * `incomplete` with error_code not_stored (unless `p_error_code` already says
- * what failed). The texts must be storable (ai-chat strips NULs and repairs
- * lone surrogates in provider output; the prompt was refused otherwise).
- * Idempotent like settle_ai_interaction.
+ * The work of finish_ai_interaction and finish_ai_regeneration (their
+ * arguments; `p_prompt_message_id` null for a new prompt): stores the answer
+ * (what was produced) as kind `ai` message(s) replying to the prompt (sender
+ * null; metadata provider, model, ai_interaction_id, prompt_message_id,
+ * finish_reason, part, parts, error_code when the answer is incomplete, and
+ * regenerated: true for a regeneration; an answer over 8000 characters spans
+ * several messages), then charges through settle_ai_interaction (same token,
+ * error and timing arguments).
+ *   - New prompt (`p_prompt_message_id` null): the prompt is stored first as
+ *     the caller's text message (metadata ai_interaction_id, ai_prompt), and
+ *     an untitled assistant chat is named after it (private.ai_chat_title;
+ *     broadcast as `chat_updated` {chat_id, title} on chat:<id>).
+ *   - Regeneration: the caller's existing prompt `p_prompt_message_id`
+ *     (locked), edited first when `p_prompt` is not null and differs.
+ * Storing is all or nothing (a subtransaction): if the caller can no longer
+ * post in the chat (left it, or a block), the prompt to regenerate is no
+ * longer theirs, or the database refuses the texts, nothing is stored, the
+ * call is still charged (the provider was paid and the caller has the answer)
+ * and the row is `incomplete` with error_code not_stored (unless
+ * `p_error_code` already says what failed). Idempotent like
+ * settle_ai_interaction.
  * Errors: PT404 unknown interaction; 22023 invalid token counts.
  */
-create or replace function private.finish_ai_interaction(
-  p_interaction_id uuid, p_prompt text, p_answer text,
+create or replace function private.finish_ai_answer(
+  p_interaction_id uuid, p_prompt_message_id uuid, p_prompt text, p_answer text,
   p_prompt_tokens integer, p_cached_prompt_tokens integer, p_completion_tokens integer,
-  p_finish_reason text default null, p_latency_ms integer default null, p_time_to_first_token_ms integer default null,
-  p_client_disconnected boolean default false, p_provider_response_id text default null,
-  p_usage_estimated boolean default false, p_error_code text default null, p_error text default null
+  p_finish_reason text, p_latency_ms integer, p_time_to_first_token_ms integer,
+  p_client_disconnected boolean, p_provider_response_id text,
+  p_usage_estimated boolean, p_error_code text, p_error text
 )
 returns public.ai_interactions
 language plpgsql
@@ -655,14 +700,8 @@ declare
   v_title text;
   v_store_error text;
 begin
-  if p_prompt_tokens is null or p_prompt_tokens < 0 or p_completion_tokens is null or p_completion_tokens < 0
-     or coalesce(p_cached_prompt_tokens, 0) < 0 or coalesce(p_cached_prompt_tokens, 0) > p_prompt_tokens then
-    raise exception 'invalid token counts' using errcode = '22023';
-  end if;
-  select * into v_row from public.ai_interactions i where i.id = p_interaction_id for update;
-  if not found then
-    raise exception 'AI interaction not found' using errcode = 'PT404';
-  end if;
+  v_row := private.lock_ai_interaction_to_charge(p_interaction_id, p_prompt_tokens, p_cached_prompt_tokens,
+    p_completion_tokens);
   if v_row.status not in ('pending', 'aborted') then
     return v_row;
   end if;
@@ -672,11 +711,24 @@ begin
       select 1 from public.chat_members cm where cm.chat_id = v_row.chat_id and cm.user_id = v_row.user_id
     ) then
       v_store_error := 'the caller is no longer a member of the chat';
-    else
+    elsif p_prompt_message_id is null then
       insert into public.messages (chat_id, sender_id, kind, content, metadata)
       values (v_row.chat_id, v_row.user_id, 'text', coalesce(p_prompt, ''),
               jsonb_build_object('ai_interaction_id', v_row.id, 'ai_prompt', true))
       returning id into v_prompt_id;
+    else
+      select m.id into v_prompt_id from public.messages m
+      where m.id = p_prompt_message_id and m.chat_id = v_row.chat_id and m.sender_id = v_row.user_id
+        and m.deleted_at is null
+      for update;
+      if v_prompt_id is null then
+        v_store_error := 'the prompt is no longer in the chat';
+      elsif p_prompt is not null then
+        update public.messages m set content = p_prompt where m.id = v_prompt_id and m.content is distinct from p_prompt;
+      end if;
+    end if;
+
+    if v_store_error is null then
       v_parts := greatest(1, ceil(char_length(v_answer) / 8000.0)::integer);
       for i in 1 .. v_parts loop
         -- clock_timestamp(): strictly after the prompt (now() is the transaction's start).
@@ -686,12 +738,16 @@ begin
                                    'prompt_message_id', v_prompt_id, 'finish_reason', p_finish_reason,
                                    'part', i, 'parts', v_parts)
                   || case when p_error_code is not null then jsonb_build_object('error_code', left(p_error_code, 100))
+                          else '{}'::jsonb end
+                  || case when p_prompt_message_id is not null then '{"regenerated": true}'::jsonb
                           else '{}'::jsonb end,
                 clock_timestamp())
         returning id into v_msg_id;
         v_answer_id := coalesce(v_answer_id, v_msg_id);
       end loop;
+    end if;
 
+    if v_store_error is null and p_prompt_message_id is null then
       update public.chats c set title = private.ai_chat_title(p_prompt)
       where c.id = v_row.chat_id and c.kind = 'assistant' and c.title is null
       returning c.title into v_title;
@@ -712,6 +768,40 @@ begin
     p_provider_response_id,
     coalesce(p_error_code, case when v_store_error is not null then 'not_stored' end),
     coalesce(p_error, v_store_error), v_prompt_id, v_answer_id);
+end;
+$$;
+
+-- Alike on purpose: finish_ai_interaction, finish_ai_interaction_titled and
+-- finish_ai_regeneration take the same token, error and timing arguments as
+-- private.finish_ai_answer, which each passes on (ai-chat calls them by name).
+/**
+ * Finishes a call whose provider produced output: stores the prompt as the
+ * caller's text message and the answer as kind `ai` message(s) replying to
+ * it, names an untitled assistant chat after the prompt, then charges through
+ * settle_ai_interaction (same token, error and timing arguments): all of it
+ * is private.finish_ai_answer with no prompt message (see there for the
+ * metadata, the title broadcast and what happens when storing fails: the call
+ * is still charged, error_code not_stored). The texts must be storable
+ * (ai-chat strips NULs and repairs lone surrogates in provider output; the
+ * prompt was refused otherwise). Idempotent like settle_ai_interaction.
+ * Errors: PT404 unknown interaction; 22023 invalid token counts.
+ */
+create or replace function private.finish_ai_interaction(
+  p_interaction_id uuid, p_prompt text, p_answer text,
+  p_prompt_tokens integer, p_cached_prompt_tokens integer, p_completion_tokens integer,
+  p_finish_reason text default null, p_latency_ms integer default null, p_time_to_first_token_ms integer default null,
+  p_client_disconnected boolean default false, p_provider_response_id text default null,
+  p_usage_estimated boolean default false, p_error_code text default null, p_error text default null
+)
+returns public.ai_interactions
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  return private.finish_ai_answer(p_interaction_id, null, p_prompt, p_answer, p_prompt_tokens,
+    p_cached_prompt_tokens, p_completion_tokens, p_finish_reason, p_latency_ms, p_time_to_first_token_ms,
+    p_client_disconnected, p_provider_response_id, p_usage_estimated, p_error_code, p_error);
 end;
 $$;
 
@@ -763,10 +853,7 @@ as $$
 declare
   v_row public.ai_interactions;
 begin
-  select * into v_row from public.ai_interactions i where i.id = p_interaction_id for update;
-  if not found then
-    raise exception 'AI interaction not found' using errcode = 'PT404';
-  end if;
+  v_row := private.lock_ai_interaction(p_interaction_id);
   if v_row.status <> 'pending' then
     return v_row;
   end if;
@@ -811,18 +898,7 @@ create policy "Signed-in users can read enabled models, admins all"
   on public.ai_models for select to authenticated
   using (enabled or (select private.is_admin()));
 
-create policy "Admins can add models"
-  on public.ai_models for insert to authenticated
-  with check ((select private.is_admin()));
-
-create policy "Admins can change models"
-  on public.ai_models for update to authenticated
-  using ((select private.is_admin()))
-  with check ((select private.is_admin()));
-
-create policy "Admins can remove models"
-  on public.ai_models for delete to authenticated
-  using ((select private.is_admin()));
+select private.let_admins_edit('public.ai_models', 'models');
 
 create policy "Users can read their own AI interactions"
   on public.ai_interactions for select to authenticated

@@ -143,23 +143,38 @@ create policy "Admins can read the audit log"
 -- Suspension (user_accounts.suspended_at, private.caller_is_suspended() and the
 -- check in private.require_user_id() are in the users migration)
 -- -----------------------------------------------------------------------------
--- One restrictive policy per table (ANDed with the permissive ones): a
--- suspended user's token sees and changes nothing, in public and on Realtime.
-do $$
-declare
-  t record;
+/**
+ * Adds the restrictive policy "Suspended users are locked out" to `p_table`
+ * (ANDed with the permissive ones, for all commands, to authenticated: a
+ * suspended caller's token sees and changes nothing there, whatever the
+ * permissive policies allow). Idempotent. Every migration that creates a
+ * public table calls it right after `enable row level security`
+ * (supabase/migrations/README.md); tests/admin/admin.test.ts checks every table.
+ */
+create or replace function private.lock_out_suspended_users(p_table regclass)
+returns void
+language plpgsql
+set search_path = ''
+as $$
 begin
-  for t in
-    select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-    where n.nspname = 'public' and c.relkind in ('r', 'p')
-  loop
-    execute format(
-      'create policy "Suspended users are locked out" on public.%I as restrictive for all to authenticated '
-      'using (not (select private.caller_is_suspended())) with check (not (select private.caller_is_suspended()))',
-      t.relname);
-  end loop;
-end
+  if exists (select 1 from pg_catalog.pg_policy p
+             where p.polrelid = p_table and p.polname = 'Suspended users are locked out') then
+    return;
+  end if;
+  execute format(
+    'create policy "Suspended users are locked out" on %s as restrictive for all to authenticated '
+    'using (not (select private.caller_is_suspended())) with check (not (select private.caller_is_suspended()))',
+    p_table);
+end;
 $$;
+
+revoke all on function private.lock_out_suspended_users(regclass) from public, anon, authenticated, service_role;
+
+-- Every public table of the baseline so far; later tables call it themselves.
+select private.lock_out_suspended_users(c.oid::regclass)
+from pg_catalog.pg_class c
+join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+where n.nspname = 'public' and c.relkind in ('r', 'p');
 
 create policy "Suspended users are locked out of Realtime"
   on realtime.messages as restrictive for all to authenticated

@@ -138,10 +138,7 @@ begin
   if p_estimated_prompt_tokens is null or p_estimated_prompt_tokens < 0 then
     raise exception 'token counts must be >= 0' using errcode = '22023';
   end if;
-  select * into v_row from public.ai_interactions i where i.id = p_interaction_id for update;
-  if not found then
-    raise exception 'AI interaction not found' using errcode = 'PT404';
-  end if;
+  v_row := private.lock_ai_interaction(p_interaction_id);
   if v_row.status <> 'pending'
      or exists (select 1 from public.ai_interaction_attempts a where a.interaction_id = v_row.id) then
     return;
@@ -201,36 +198,16 @@ grant select on public.ai_interaction_attempts to authenticated;
 grant select, insert on public.ai_interaction_attempts to service_role;
 
 alter table public.ai_model_fallbacks enable row level security;
+select private.lock_out_suspended_users('public.ai_model_fallbacks');
 alter table public.ai_interaction_attempts enable row level security;
+select private.lock_out_suspended_users('public.ai_interaction_attempts');
 
 create policy "Signed-in users can read model fallbacks"
   on public.ai_model_fallbacks for select to authenticated
   using (true);
 
-create policy "Admins can add model fallbacks"
-  on public.ai_model_fallbacks for insert to authenticated
-  with check ((select private.is_admin()));
-
-create policy "Admins can change model fallbacks"
-  on public.ai_model_fallbacks for update to authenticated
-  using ((select private.is_admin()))
-  with check ((select private.is_admin()));
-
-create policy "Admins can remove model fallbacks"
-  on public.ai_model_fallbacks for delete to authenticated
-  using ((select private.is_admin()));
+select private.let_admins_edit('public.ai_model_fallbacks', 'model fallbacks');
 
 create policy "Users can read their own AI attempts"
   on public.ai_interaction_attempts for select to authenticated
   using (user_id = (select auth.jwt()) ->> 'sub');
-
--- A suspended user's token sees nothing here either (as on every public table: admin migration).
-create policy "Suspended users are locked out"
-  on public.ai_model_fallbacks as restrictive for all to authenticated
-  using (not (select private.caller_is_suspended()))
-  with check (not (select private.caller_is_suspended()));
-
-create policy "Suspended users are locked out"
-  on public.ai_interaction_attempts as restrictive for all to authenticated
-  using (not (select private.caller_is_suspended()))
-  with check (not (select private.caller_is_suspended()));

@@ -54,7 +54,8 @@ grant execute on function private.ai_last_prompt(uuid, text) to authenticated;
  * answer is stored as kind `ai` message(s) replying to the prompt (metadata
  * as finish_ai_interaction's, plus `regenerated: true`; over 8000 characters
  * it spans several messages); then settle_ai_interaction charges (same token,
- * error and timing arguments). Storing is all or nothing (a subtransaction):
+ * error and timing arguments): private.finish_ai_answer with the prompt
+ * message (20261122120000_ai.sql). Storing is all or nothing (a subtransaction):
  * if the caller can no longer post in the chat, the prompt is no longer
  * theirs, or the database refuses the texts, nothing is stored, the call is
  * still charged and the row is `incomplete` with error_code not_stored
@@ -74,73 +75,10 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_row public.ai_interactions;
-  v_answer text := coalesce(p_answer, '');
-  v_parts integer;
-  v_prompt_id uuid;
-  v_answer_id uuid;
-  v_msg_id uuid;
-  v_store_error text;
 begin
-  if p_prompt_tokens is null or p_prompt_tokens < 0 or p_completion_tokens is null or p_completion_tokens < 0
-     or coalesce(p_cached_prompt_tokens, 0) < 0 or coalesce(p_cached_prompt_tokens, 0) > p_prompt_tokens then
-    raise exception 'invalid token counts' using errcode = '22023';
-  end if;
-  select * into v_row from public.ai_interactions i where i.id = p_interaction_id for update;
-  if not found then
-    raise exception 'AI interaction not found' using errcode = 'PT404';
-  end if;
-  if v_row.status not in ('pending', 'aborted') then
-    return v_row;
-  end if;
-
-  begin
-    if v_row.chat_id is null or not exists (
-      select 1 from public.chat_members cm where cm.chat_id = v_row.chat_id and cm.user_id = v_row.user_id
-    ) then
-      v_store_error := 'the caller is no longer a member of the chat';
-    else
-      select m.id into v_prompt_id from public.messages m
-      where m.id = p_prompt_message_id and m.chat_id = v_row.chat_id and m.sender_id = v_row.user_id
-        and m.deleted_at is null
-      for update;
-      if v_prompt_id is null then
-        v_store_error := 'the prompt is no longer in the chat';
-      else
-        if p_prompt is not null then
-          update public.messages m set content = p_prompt where m.id = v_prompt_id and m.content is distinct from p_prompt;
-        end if;
-        v_parts := greatest(1, ceil(char_length(v_answer) / 8000.0)::integer);
-        for i in 1 .. v_parts loop
-          insert into public.messages (chat_id, sender_id, kind, content, reply_to_id, metadata, created_at)
-          values (v_row.chat_id, null, 'ai', substr(v_answer, (i - 1) * 8000 + 1, 8000), v_prompt_id,
-                  jsonb_build_object('provider', v_row.provider, 'model', v_row.model, 'ai_interaction_id', v_row.id,
-                                     'prompt_message_id', v_prompt_id, 'finish_reason', p_finish_reason,
-                                     'part', i, 'parts', v_parts, 'regenerated', true)
-                    || case when p_error_code is not null then jsonb_build_object('error_code', left(p_error_code, 100))
-                            else '{}'::jsonb end,
-                  clock_timestamp())
-          returning id into v_msg_id;
-          v_answer_id := coalesce(v_answer_id, v_msg_id);
-        end loop;
-      end if;
-    end if;
-  exception when others then
-    v_prompt_id := null;
-    v_answer_id := null;
-    v_store_error := 'the answer could not be stored in the chat (' || sqlstate || ')';
-  end;
-  if v_store_error is not null then
-    v_prompt_id := null;
-    v_answer_id := null;
-  end if;
-
-  return private.settle_ai_interaction(p_interaction_id, p_prompt_tokens, p_cached_prompt_tokens, p_completion_tokens,
-    p_usage_estimated, p_finish_reason, p_latency_ms, p_time_to_first_token_ms, p_client_disconnected,
-    p_provider_response_id,
-    coalesce(p_error_code, case when v_store_error is not null then 'not_stored' end),
-    coalesce(p_error, v_store_error), v_prompt_id, v_answer_id);
+  return private.finish_ai_answer(p_interaction_id, p_prompt_message_id, p_prompt, p_answer, p_prompt_tokens,
+    p_cached_prompt_tokens, p_completion_tokens, p_finish_reason, p_latency_ms, p_time_to_first_token_ms,
+    p_client_disconnected, p_provider_response_id, p_usage_estimated, p_error_code, p_error);
 end;
 $$;
 

@@ -41,6 +41,7 @@ grant select on public.ai_suggestions to authenticated;
 grant select, insert on public.ai_suggestions to service_role;
 
 alter table public.ai_suggestions enable row level security;
+select private.lock_out_suspended_users('public.ai_suggestions');
 
 create policy "Members can read their own suggestions"
   on public.ai_suggestions for select to authenticated
@@ -48,8 +49,3 @@ create policy "Members can read their own suggestions"
     user_id = (select auth.jwt()) ->> 'sub'
     and exists (select 1 from public.chat_members cm where cm.chat_id = ai_suggestions.chat_id and cm.user_id = (select auth.jwt()) ->> 'sub')
   );
-
-create policy "Suspended users are locked out"
-  on public.ai_suggestions as restrictive for all to authenticated
-  using (not (select private.caller_is_suspended()))
-  with check (not (select private.caller_is_suspended()));

@@ -31,15 +31,11 @@ grant select on public.chat_ai_settings to authenticated;
 grant select on public.chat_ai_settings to service_role;
 
 alter table public.chat_ai_settings enable row level security;
+select private.lock_out_suspended_users('public.chat_ai_settings');
 
 create policy "Members can read their chats' assistant setting"
   on public.chat_ai_settings for select to authenticated
   using ((select private.my_chat_role(chat_id)) is not null);
-
-create policy "Suspended users are locked out"
-  on public.chat_ai_settings as restrictive for all to authenticated
-  using (not (select private.caller_is_suspended()))
-  with check (not (select private.caller_is_suspended()));
 
 /**
  * Turns the assistant on or off in a group or direct chat. Group: owner or

@@ -121,8 +121,11 @@ grant select on public.shared_conversation_likes to service_role;
 grant select on public.shared_conversation_views to service_role;
 
 alter table public.shared_conversations enable row level security;
+select private.lock_out_suspended_users('public.shared_conversations');
 alter table public.shared_conversation_likes enable row level security;
+select private.lock_out_suspended_users('public.shared_conversation_likes');
 alter table public.shared_conversation_views enable row level security;
+select private.lock_out_suspended_users('public.shared_conversation_views');
 alter table private.chat_publications enable row level security;
 
 create policy "Anyone can read published conversations"
@@ -147,21 +150,6 @@ create policy "Users can like published conversations"
 create policy "Users can remove their own likes"
   on public.shared_conversation_likes for delete to authenticated
   using (user_id = (select auth.jwt()) ->> 'sub');
-
-create policy "Suspended users are locked out"
-  on public.shared_conversations as restrictive for all to authenticated
-  using (not (select private.caller_is_suspended()))
-  with check (not (select private.caller_is_suspended()));
-
-create policy "Suspended users are locked out"
-  on public.shared_conversation_likes as restrictive for all to authenticated
-  using (not (select private.caller_is_suspended()))
-  with check (not (select private.caller_is_suspended()));
-
-create policy "Suspended users are locked out"
-  on public.shared_conversation_views as restrictive for all to authenticated
-  using (not (select private.caller_is_suspended()))
-  with check (not (select private.caller_is_suspended()));
 
 -- -----------------------------------------------------------------------------
 -- Like counts

@@ -286,8 +286,11 @@ grant select on public.widget_sessions to authenticated;
 grant select, insert, update, delete on public.widget_sessions to service_role;
 
 alter table public.websites enable row level security;
+select private.lock_out_suspended_users('public.websites');
 alter table public.website_agents enable row level security;
+select private.lock_out_suspended_users('public.website_agents');
 alter table public.widget_sessions enable row level security;
+select private.lock_out_suspended_users('public.widget_sessions');
 
 /** Ids of the websites the caller owns or is an agent of (policy helper; security definer reads past RLS). */
 create or replace function private.my_website_ids()
