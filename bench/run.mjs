@@ -24,12 +24,13 @@ import { pool } from './lib/db.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { summaryTable, writeResults } from './lib/report.mjs';
 import { benchAi } from './sections/ai.mjs';
+import { benchE2e } from './sections/e2e.mjs';
 import { benchMetering } from './sections/metering.mjs';
 import { benchHistory, benchInbox, explainPlans } from './sections/read.mjs';
 import { benchRealtime } from './sections/realtime.mjs';
 import { benchSend } from './sections/send.mjs';
 
-const ALL = ['history', 'inbox', 'plans', 'send', 'metering', 'ai', 'realtime'];
+const ALL = ['history', 'inbox', 'plans', 'send', 'metering', 'ai', 'e2e', 'realtime'];
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
@@ -78,7 +79,9 @@ let db;
 let superuser;
 try {
   log(`PostgreSQL 17 in ${dataDir} (bootstrap, migrations)…`);
-  db = await startDatabase({ dataDir, persistent: false, seed: false, onLog: () => {} });
+  // pg_stat_statements preloaded, as on hosted projects: the e2e section reads the time spent in our SQL from it.
+  const flags = ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track_planning=on'];
+  db = await startDatabase({ dataDir, persistent: false, seed: false, flags, onLog: () => {} });
   superuser = pool(db.superuserUrl, 1);
   const [{ version }] = await superuser`select version()`;
   results.machine.postgres = version.replace(/ on .*$/, '');
@@ -116,6 +119,7 @@ try {
       results.ai = { pending: `the run through ai-chat failed: ${reason}` };
     }
   }
+  if (only.includes('e2e')) results.e2e = await benchE2e(ctx);
   if (only.includes('realtime')) results.realtime = await benchRealtime(ctx);
 } finally {
   await superuser?.end().catch(() => {});

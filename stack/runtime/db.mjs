@@ -58,10 +58,11 @@ export function dbUrl(port, user = 'postgres') {
 
 /**
  * Starts (initialising on first use) a PostgreSQL 17 cluster in `dataDir`.
- * @param {{ dataDir: string, port: number, persistent?: boolean, onLog?: (m: string) => void }} opts
+ * @param {{ dataDir: string, port: number, persistent?: boolean, flags?: string[], onLog?: (m: string) => void }} opts
+ *   `flags`: more server options (`['-c', 'name=value', …]`), e.g. the benchmarks' shared_preload_libraries
  * @returns {Promise<{ pg: EmbeddedPostgres, port: number, stop: () => Promise<void> }>}
  */
-export async function startPostgres({ dataDir, port, persistent = true, onLog = () => {} }) {
+export async function startPostgres({ dataDir, port, persistent = true, flags = [], onLog = () => {} }) {
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -72,7 +73,7 @@ export async function startPostgres({ dataDir, port, persistent = true, onLog = 
     createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     // Loopback only; enough connections for tests and benchmarks on 2 cores.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'wal_level=logical'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'wal_level=logical', ...flags],
     onLog,
     onError: (e) => onLog(String(e)),
   });
@@ -131,12 +132,12 @@ export async function pushMigrations(port, { seed = true } = {}) {
 
 /**
  * Starts a ready-to-use database: cluster, bootstrap, migrations, seed.
- * @param {{ dataDir: string, port?: number, persistent?: boolean, seed?: boolean, onStep?: (s: string) => void, onLog?: (m: string) => void }} opts
+ * @param {{ dataDir: string, port?: number, persistent?: boolean, seed?: boolean, flags?: string[], onStep?: (s: string) => void, onLog?: (m: string) => void }} opts
  */
-export async function startDatabase({ dataDir, port, persistent = true, seed = true, onStep = () => {}, onLog }) {
+export async function startDatabase({ dataDir, port, persistent = true, seed = true, flags, onStep = () => {}, onLog }) {
   const p = port ?? (await freePort());
   onStep('postgres');
-  const db = await startPostgres({ dataDir, port: p, persistent, onLog });
+  const db = await startPostgres({ dataDir, port: p, persistent, flags, onLog });
   try {
     onStep('bootstrap');
     await applyBootstrap(p);

@@ -39,7 +39,7 @@ async function assertPortFree(port, variable) {
  * Clerk instance's RS256 key (its PEM, or its published JWKS when only
  * CLERK_SECRET_KEY is set: https://clerk.com/docs/backend-requests/manual-jwt).
  */
-async function dataApiJwks(keys, clerkPublicPem, clerkDomain) {
+export async function dataApiJwks(keys, clerkPublicPem, clerkDomain) {
   const jwks = [{ kty: 'oct', k: Buffer.from(keys.jwtSecret).toString('base64url'), alg: 'HS256' }];
   if (clerkPublicPem) {
     jwks.push({ ...(await exportJWK(await importSPKI(clerkPublicPem, 'RS256', { extractable: true }))), alg: 'RS256', use: 'sig' });

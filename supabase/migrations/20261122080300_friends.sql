@@ -81,8 +81,12 @@ begin
 end;
 $$;
 
-/** Users the caller blocks or is blocked by. */
-create or replace function private.blocked_user_ids()
+/**
+ * Users with whom the caller has a friends row of `p_status`, whichever side
+ * sent it: 'accepted', the caller's friends; 'blocked', the users the caller
+ * blocks or is blocked by.
+ */
+create or replace function private.my_peer_ids(p_status public.friend_status)
 returns setof text
 language sql
 stable
@@ -90,13 +94,13 @@ security definer
 set search_path = ''
 as $$
   select f.addressee_id from public.friends f
-  where f.status = 'blocked' and f.requester_id = private.current_user_id()
+  where f.status = p_status and f.requester_id = private.current_user_id()
   union
   select f.requester_id from public.friends f
-  where f.status = 'blocked' and f.addressee_id = private.current_user_id()
+  where f.status = p_status and f.addressee_id = private.current_user_id()
 $$;
 grant execute on function private.is_blocked_between(text, text) to authenticated, service_role;
-grant execute on function private.blocked_user_ids() to authenticated, service_role;
+grant execute on function private.my_peer_ids(public.friend_status) to authenticated, service_role;
 
 /** Raises PT404 (PostgREST 404) unless the user has a profile. */
 create or replace function private.assert_user_exists(p_user_id text)
@@ -393,7 +397,7 @@ begin
       or u.username::text operator(extensions.%) v_q
       or u.display_name ilike replace(replace(v_q, '%', '\%'), '_', '\_') || '%'
       or u.username::text ilike replace(replace(v_q, '%', '\%'), '_', '\_') || '%')
-    and u.id not in (select b from private.blocked_user_ids() b)
+    and u.id not in (select b from private.my_peer_ids('blocked') b)
   order by greatest(
       extensions.similarity(u.display_name, v_q),
       extensions.similarity(coalesce(u.username::text, ''), v_q)

@@ -44,16 +44,12 @@ grant select on public.message_reactions to authenticated;
 grant select, insert, update, delete on public.message_reactions to service_role;
 
 alter table public.message_reactions enable row level security;
+select private.lock_out_suspended_users('public.message_reactions');
 
 create policy "Members can read their chats' reactions"
   on public.message_reactions for select to authenticated
   using (chat_id = any ((select private.my_chat_id_array())::uuid[]));
 
--- A suspended user sees nothing (as on every table: 20261122140000_admin.sql).
-create policy "Suspended users are locked out"
-  on public.message_reactions as restrictive for all to authenticated
-  using (not (select private.caller_is_suspended()))
-  with check (not (select private.caller_is_suspended()));
 
 insert into public.admin_config (key, value, description, value_type, min_value, max_value) values
   ('messages.max_distinct_reactions', '20',

@@ -38,16 +38,12 @@ grant select on public.message_mentions to authenticated;
 grant select, insert, update, delete on public.message_mentions to service_role;
 
 alter table public.message_mentions enable row level security;
+select private.lock_out_suspended_users('public.message_mentions');
 
 create policy "Members can read their chats' mentions"
   on public.message_mentions for select to authenticated
   using (chat_id = any ((select private.my_chat_id_array())::uuid[]));
 
--- A suspended user sees nothing (as on every table: 20261122140000_admin.sql).
-create policy "Suspended users are locked out"
-  on public.message_mentions as restrictive for all to authenticated
-  using (not (select private.caller_is_suspended()))
-  with check (not (select private.caller_is_suspended()));
 
 -- -----------------------------------------------------------------------------
 -- Triggers

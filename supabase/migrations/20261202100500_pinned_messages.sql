@@ -34,8 +34,7 @@ grant select on public.pinned_messages to authenticated;
 grant select, insert, update, delete on public.pinned_messages to service_role;
 
 alter table public.pinned_messages enable row level security;
--- Suspended users are locked out of it by 20261202190000_suspension_on_new_tables.sql,
--- which runs later and adds that policy to every public table lacking it.
+select private.lock_out_suspended_users('public.pinned_messages');
 
 create policy "Members can read the pinned messages of their chats"
   on public.pinned_messages for select to authenticated

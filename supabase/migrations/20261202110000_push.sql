@@ -83,6 +83,7 @@ create trigger push_devices_set_updated_at before update on public.push_devices
 grant select on public.push_devices to authenticated;
 grant select, insert, update, delete on public.push_devices to service_role;
 alter table public.push_devices enable row level security;
+select private.lock_out_suspended_users('public.push_devices');
 
 create policy "Users can read their own push devices"
   on public.push_devices for select to authenticated

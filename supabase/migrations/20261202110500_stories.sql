@@ -16,7 +16,7 @@
 -- (https://supabase.com/docs/guides/cron), see README "Status updates".
 --
 -- Blocks: a block ends the friendship, and the policies also refuse an author
--- the viewer blocks or is blocked by (private.blocked_user_ids()).
+-- the viewer blocks or is blocked by (private.my_peer_ids('blocked')).
 --
 -- Media: a status's image or video is uploaded with the media-sign purposes
 -- story_image and story_video, which media.purpose
@@ -87,38 +87,15 @@ grant select on public.story_audience_exclusions, public.story_views to authenti
 grant select, insert, update, delete on public.stories, public.story_audience_exclusions, public.story_views to service_role;
 
 alter table public.stories enable row level security;
+select private.lock_out_suspended_users('public.stories');
 alter table public.story_audience_exclusions enable row level security;
+select private.lock_out_suspended_users('public.story_audience_exclusions');
 alter table public.story_views enable row level security;
-
--- Suspension: the restrictive policy private.lock_out_suspended_users() adds,
--- written out because that function comes later in file order
--- (20261202190000_suspension_on_new_tables.sql, which skips tables that have
--- a policy of this name).
-create policy "Suspended users are locked out" on public.stories as restrictive for all to authenticated
-  using (not (select private.caller_is_suspended())) with check (not (select private.caller_is_suspended()));
-create policy "Suspended users are locked out" on public.story_audience_exclusions as restrictive for all to authenticated
-  using (not (select private.caller_is_suspended())) with check (not (select private.caller_is_suspended()));
-create policy "Suspended users are locked out" on public.story_views as restrictive for all to authenticated
-  using (not (select private.caller_is_suspended())) with check (not (select private.caller_is_suspended()));
+select private.lock_out_suspended_users('public.story_views');
 
 -- -----------------------------------------------------------------------------
 -- Helpers
 -- -----------------------------------------------------------------------------
-
-/** The caller's friends (accepted friendships, either direction). */
-create or replace function private.friend_ids()
-returns setof text
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-  select f.addressee_id from public.friends f
-  where f.status = 'accepted' and f.requester_id = private.current_user_id()
-  union
-  select f.requester_id from public.friends f
-  where f.status = 'accepted' and f.addressee_id = private.current_user_id()
-$$;
 
 /** Statuses the caller was left out of (audience friends_except). */
 create or replace function private.excluded_story_ids()
@@ -131,7 +108,7 @@ as $$
   select e.story_id from public.story_audience_exclusions e where e.user_id = private.current_user_id()
 $$;
 
-grant execute on function private.friend_ids(), private.excluded_story_ids() to authenticated, service_role;
+grant execute on function private.excluded_story_ids() to authenticated, service_role;
 
 /**
  * The author of a status the caller can see, else null: the rule of the
@@ -150,8 +127,8 @@ as $$
     and s.expires_at > now()
     and (
       s.author_id = private.current_user_id()
-      or (s.author_id in (select private.friend_ids())
-          and s.author_id not in (select private.blocked_user_ids())
+      or (s.author_id in (select private.my_peer_ids('accepted'))
+          and s.author_id not in (select private.my_peer_ids('blocked'))
           and s.id not in (select private.excluded_story_ids()))
     )
 $$;
@@ -170,8 +147,8 @@ create policy "Authors and their friends in the audience can read unexpired stor
     and (
       author_id = (select auth.jwt()) ->> 'sub'
       or (
-        author_id in (select private.friend_ids())
-        and author_id not in (select private.blocked_user_ids())
+        author_id in (select private.my_peer_ids('accepted'))
+        and author_id not in (select private.my_peer_ids('blocked'))
         and id not in (select private.excluded_story_ids())
       )
     )
@@ -269,7 +246,7 @@ begin
     if cardinality(v_excluded) > 1000 then
       raise exception 'at most 1000 excluded users' using errcode = '22023';
     end if;
-    if exists (select 1 from unnest(v_excluded) x(id) where x.id not in (select private.friend_ids())) then
+    if exists (select 1 from unnest(v_excluded) x(id) where x.id not in (select private.my_peer_ids('accepted'))) then
       raise exception 'excluded users must be your friends' using errcode = '22023';
     end if;
   end if;
@@ -282,9 +259,9 @@ begin
   select distinct v_story.id, x.id from unnest(v_excluded) x(id);
 
   for v_friend in
-    select f.id from private.friend_ids() f(id)
+    select f.id from private.my_peer_ids('accepted') f(id)
     where f.id <> all (v_excluded)
-      and f.id not in (select private.blocked_user_ids())
+      and f.id not in (select private.my_peer_ids('blocked'))
   loop
     perform realtime.send(
       jsonb_build_object('id', v_story.id, 'author_id', v_me, 'kind', v_story.kind,
