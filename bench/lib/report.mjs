@@ -3,6 +3,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { clientPathRows, clientPathSections } from './e2e-report.mjs';
 import { groupedBars, latencyBars } from './svg.mjs';
 
 export const GOALS = {
@@ -105,6 +106,7 @@ export function summaryRows(r) {
       ]);
     }
   }
+  rows.push(...clientPathRows(r));
   return rows;
 }
 
@@ -245,6 +247,8 @@ export function renderReport(r) {
     out.push('![Metering contention](metering.svg)');
     out.push('');
   }
+
+  out.push(...clientPathSections(r, table));
 
   if (r.plans) {
     out.push('## Query plans');
