@@ -11,6 +11,10 @@
 -- public.clerk_user_id (foundation migration). users.avatar_media_id is
 -- declared here; its foreign key to media is added by the media migration and
 -- the trigger that checks it (users_sync_avatar) by the media uploads one.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------

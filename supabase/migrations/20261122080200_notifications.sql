@@ -5,6 +5,10 @@
 --
 -- Rows are written by the database (RPCs, triggers) or by functions as the
 -- service role, never by clients; a user reads, marks read and deletes their own.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 create table public.notifications (

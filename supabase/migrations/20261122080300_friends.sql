@@ -7,6 +7,10 @@
 -- whose requester is the blocker; each side may block the other independently.
 -- Blocking ends the friendship, refuses new requests and direct messages, and
 -- hides each from the other in search. Clients change rows only through RPCs.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 create type public.friend_status as enum ('pending', 'accepted', 'declined', 'blocked');

@@ -11,6 +11,10 @@
 -- chats.last_message_id and chat_members.last_read_message_id are declared and
 -- indexed here; their foreign keys to messages are added by the messages
 -- migration (messages.chat_id references chats).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
@@ -129,6 +133,29 @@ begin
   );
 end;
 $$;
+
+/**
+ * True when `p_chat_id` is a direct chat and its other member and `p_user_id`
+ * block each other (either way, private.is_blocked_between): nothing new
+ * passes between them there (reactions, pins, typing and presence).
+ */
+create or replace function private.blocked_in_direct_chat(p_chat_id uuid, p_user_id text)
+returns boolean
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  return exists (
+    select 1
+    from public.chats c join public.chat_members o on o.chat_id = c.id
+    where c.id = p_chat_id and c.kind = 'direct' and o.user_id <> p_user_id
+      and private.is_blocked_between(p_user_id, o.user_id)
+  );
+end;
+$$;
+revoke execute on function private.blocked_in_direct_chat(uuid, text) from public, anon, authenticated;
 
 grant execute on function private.my_chat_id_array() to authenticated, service_role;
 grant execute on function private.my_chat_ids() to authenticated, service_role;

@@ -9,6 +9,10 @@
 -- RLS is on from here; the one read policy (owner, anyone's avatar, members of
 -- a chat it was sent in) reads messages and is created with the upload flow in
 -- 20261122130000_media_uploads.sql, as are the triggers and functions.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 create table public.media (

@@ -15,6 +15,10 @@
 -- The history and inbox RPCs read per-member state added later: each is
 -- defined once, get_inbox in 20261202100400_inbox.sql and get_chat_history in
 -- 20261202100520_member_state_privacy.sql.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------

@@ -23,6 +23,10 @@
 -- owned by `postgres` (BYPASSRLS), so the INSERT policy never applies to it.
 -- Only CREATE POLICY touches realtime.messages here: on a hosted project that is
 -- all supautils lets `postgres` do on it (no COMMENT ON POLICY).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 /**
@@ -101,12 +105,7 @@ begin
     return '{}';
   end if;
   v_chat := private.realtime_member_chat(p_topic);
-  if v_chat is null or exists (
-    select 1
-    from public.chats c join public.chat_members m on m.chat_id = c.id
-    where c.id = v_chat and c.kind = 'direct' and m.user_id <> v_me
-      and private.is_blocked_between(v_me, m.user_id)
-  ) then
+  if v_chat is null or private.blocked_in_direct_chat(v_chat, v_me) then
     return '{}';
   end if;
   return array['broadcast', 'presence'];

@@ -36,6 +36,10 @@
 --     whenever a media row is deleted or an upload is refused, and emptied by
 --     scripts/media-cleanup.mjs through Cloudinary's Admin API
 --     (https://cloudinary.com/documentation/admin_api#delete_resources).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------

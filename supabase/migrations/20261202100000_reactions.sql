@@ -14,6 +14,10 @@
 -- ([{emoji, count, reacted}]) inside the query that reads the messages
 -- (`select('*, reactions')` on messages or on get_chat_history), so a page of
 -- history costs no extra query per message.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
@@ -124,11 +128,7 @@ begin
   if v_msg.deleted_at is not null then
     raise exception 'cannot react to a deleted message' using errcode = '22023';
   end if;
-  if exists (
-    select 1 from public.chats c
-    join public.chat_members o on o.chat_id = c.id and o.user_id <> p_me
-    where c.id = v_msg.chat_id and c.kind = 'direct' and private.is_blocked_between(p_me, o.user_id)
-  ) then
+  if private.blocked_in_direct_chat(v_msg.chat_id, p_me) then
     raise exception 'cannot react in this chat' using errcode = '42501';
   end if;
   return v_msg;

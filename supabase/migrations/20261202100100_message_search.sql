@@ -19,6 +19,10 @@
 -- private.prefix_tsquery). The RPC itself also leaves out what the caller
 -- cleared (chat_members.cleared_at, read through private.my_cleared_at), so it
 -- is defined once, after those, in 20261202100520_member_state_privacy.sql.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------

@@ -20,6 +20,10 @@
 -- oneself). get_chat_history and search_messages, which hide what the caller
 -- cleared, are defined in 20261202100520_member_state_privacy.sql, and
 -- get_inbox, which lists these settings, in 20261202100400_inbox.sql.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------

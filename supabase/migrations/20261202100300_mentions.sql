@@ -11,6 +11,10 @@
 -- the chat. Mentions are resolved once, at send time: editing a message does
 -- not mention anyone again; deleting it removes its mentions.
 -- get_inbox counts the caller's unread mentions (20261202100400_inbox.sql).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------

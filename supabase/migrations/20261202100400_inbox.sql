@@ -6,6 +6,10 @@
 -- (20261202100000_reactions.sql) and mentions (20261202100300_mentions.sql).
 -- unread_count leaves out the caller's own messages, the assistant's answers
 -- to the caller's own prompts and what the caller cleared.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 /**

@@ -9,6 +9,10 @@
 -- chat. Each change is broadcast on chat:<chat_id> as event `message_pinned`
 -- {message_id, user_id, action: 'pinned' | 'unpinned'}. Deleting a message
 -- unpins it (the foreign key cascades).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
@@ -79,10 +83,7 @@ begin
   if v_kind in ('group', 'assistant') and v_role not in ('owner', 'admin') then
     raise exception 'only the group''s owner or admins can pin messages' using errcode = '42501';
   end if;
-  if v_kind = 'direct' and exists (
-    select 1 from public.chat_members o
-    where o.chat_id = v_msg.chat_id and o.user_id <> p_me and private.is_blocked_between(p_me, o.user_id)
-  ) then
+  if v_kind = 'direct' and private.blocked_in_direct_chat(v_msg.chat_id, p_me) then
     raise exception 'cannot pin in this chat' using errcode = '42501';
   end if;
   return v_msg;

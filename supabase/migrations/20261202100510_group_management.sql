@@ -14,6 +14,10 @@
 --   (20261122130000_media_uploads.sql) queues the Cloudinary asset in
 --   private.media_deletions, and messages using it lose the reference (on
 --   delete set null).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------

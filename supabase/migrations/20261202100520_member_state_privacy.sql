@@ -17,6 +17,10 @@
 -- private.my_cleared_at(): get_chat_history and search_messages (security
 -- invoker; search's indexes, settings and query parsing are in
 -- 20261202100100_message_search.sql).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 /** The caller's chat_members.cleared_at in `p_chat_id` ('-infinity' when none or not a member). */
@@ -91,6 +95,7 @@ declare
   v_limit integer := greatest(1, least(coalesce(p_limit, 50), 200));
   v_cleared timestamptz := private.my_cleared_at(p_chat_id);
 begin
+  -- Alike on purpose: with and without a cursor, each an ordered index scan.
   if p_before_created_at is null then
     return query
       select * from public.messages m
@@ -183,6 +188,8 @@ begin
       and (p_before is null or m.created_at < p_before)
       and m.created_at > private.my_cleared_at(m.chat_id));
 
+  -- Alike on purpose: the two queries differ in the match and the rank, each
+  -- an index scan of its own (README "Shapes that repeat").
   if v_fts then
     return query
     with hits as (

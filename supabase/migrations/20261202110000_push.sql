@@ -53,6 +53,10 @@
 -- In production the function is invoked by a Database Webhook (pg_net) on
 -- push_outbox inserts or by Supabase Cron every few seconds; locally the stack
 -- invokes it on an interval (docs/push.md).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------

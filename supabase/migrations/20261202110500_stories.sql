@@ -25,6 +25,10 @@
 -- (20261122130000_media_uploads.sql) know from the start. The media of a
 -- story is read through get_story_feed (its secure_url), not through the
 -- media table's policy.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 insert into public.admin_config (key, value, description, value_type, min_value, max_value) values

@@ -29,6 +29,10 @@
 -- Normalisation happens on the client: only the client knows the region a
 -- local number ("0612 345 678") belongs to. The key stays secret in the
 -- database, so no edge function is needed to hold it.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
