@@ -185,6 +185,33 @@ insert into public.admin_config (key, value, description, value_type, min_value,
 on conflict (key) do nothing;
 
 /**
+ * Refuses a request over a fixed-window limit (private.rate_limit, and the
+ * widget's per-visitor limits): `p_limit` requests of `p_action` per
+ * `p_window_seconds`, in the window that opened at `p_window_start`.
+ * Errors: always PT429 (HTTP 429) "rate limit reached: …; retry in N s",
+ * DETAIL a JSON object {"action", "limit", "window_seconds",
+ * "retry_after_seconds"} (N: seconds until the window ends, at least 1).
+ */
+create or replace function private.raise_rate_limited(
+  p_action text, p_limit bigint, p_window_seconds bigint, p_window_start timestamptz
+)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_retry integer := greatest(1, ceil(extract(epoch from (
+    p_window_start + make_interval(secs => p_window_seconds) - clock_timestamp())))::integer);
+begin
+  raise exception 'rate limit reached: % % per % s; retry in % s', p_limit, p_action, p_window_seconds, v_retry
+    using errcode = 'PT429',
+          detail = jsonb_build_object('action', p_action, 'limit', p_limit, 'window_seconds', p_window_seconds,
+                                      'retry_after_seconds', v_retry)::text,
+          hint = 'Wait retry_after_seconds before trying again.';
+end;
+$$;
+
+/**
  * Counts one request of the caller (the token's `sub`) for `p_action` and
  * refuses it when the window is full. Limits: admin_config
  * rate_limit.<p_action>.limit (requests) and rate_limit.<p_action>.window_seconds
@@ -207,7 +234,6 @@ declare
   v_window interval;
   v_start timestamptz;
   v_hits integer;
-  v_retry integer;
 begin
   if v_user is null then
     return;
@@ -231,12 +257,7 @@ begin
   returning r.window_start, r.hits into v_start, v_hits;
 
   if v_hits > v_limit then
-    v_retry := greatest(1, ceil(extract(epoch from (v_start + v_window - clock_timestamp())))::integer);
-    raise exception 'rate limit reached: % % per % s; retry in % s', v_limit, p_action, v_window_seconds, v_retry
-      using errcode = 'PT429',
-            detail = jsonb_build_object('action', p_action, 'limit', v_limit, 'window_seconds', v_window_seconds,
-                                        'retry_after_seconds', v_retry)::text,
-            hint = 'Wait retry_after_seconds before trying again.';
+    perform private.raise_rate_limited(p_action, v_limit, v_window_seconds, v_start);
   end if;
 end;
 $$;

@@ -388,8 +388,23 @@ begin
 end;
 $$;
 
-/** Shared body of checkout.session.completed and async_payment_succeeded: credit only when payment_status is paid. */
-create or replace function private.stripe_session_paid_event(
+/**
+ * Applies a checkout.session.* event to its payment, once per event id, in
+ * the same order for every type: records the event
+ * (private.record_webhook_event: a redelivery returns `duplicate` and changes
+ * nothing), locks the payment (private.stripe_lock_payment: the
+ * PaymentIntent's lock first, then the row), then moves its status only up:
+ *   completed / async_payment_succeeded: payment_status `paid` credits the
+ *     payment once (private.mark_payment_paid); otherwise already_paid,
+ *     already_failed, or awaiting_payment (a delayed method is processing);
+ *   async_payment_failed: status failed and a topup_failed notification,
+ *     unless already paid or failed;
+ *   expired: status expired from pending only (no notification), else
+ *     already_expired / already_failed / already_paid.
+ * Every type: unknown_session when no payment has the session id. The
+ * outcome is stored on the event's webhook_events row and returned.
+ */
+create or replace function private.stripe_session_event(
   p_event_id text, p_event_type text, p_session_id text, p_payment_status text,
   p_payment_intent_id text, p_amount_total bigint, p_occurred_at timestamptz
 )
@@ -408,12 +423,34 @@ begin
   v_payment := private.stripe_lock_payment(p_session_id, p_payment_intent_id);
   if v_payment.id is null then
     v_outcome := 'unknown_session';
-  elsif p_payment_status = 'paid' then
+  elsif p_event_type = 'checkout.session.expired' then
+    if v_payment.status = 'pending' then
+      update public.payments p set status = 'expired', expired_at = now() where p.id = v_payment.id;
+      v_outcome := 'expired';
+    else
+      v_outcome := case v_payment.status
+        when 'expired' then 'already_expired'
+        when 'failed' then 'already_failed'
+        else 'already_paid'
+      end;
+    end if;
+  elsif p_event_type <> 'checkout.session.async_payment_failed' and p_payment_status = 'paid' then
     v_outcome := private.mark_payment_paid(v_payment.id, p_event_id, p_amount_total);
   elsif v_payment.status in ('paid', 'partially_refunded', 'refunded') then
     v_outcome := 'already_paid';
   elsif v_payment.status = 'failed' then
     v_outcome := 'already_failed';
+  elsif p_event_type = 'checkout.session.async_payment_failed' then
+    update public.payments p set status = 'failed', failed_at = now() where p.id = v_payment.id;
+    if exists (select 1 from public.users u where u.id = v_payment.user_id) then
+      perform private.notify(v_payment.user_id, 'topup_failed', jsonb_build_object(
+        'payment_id', v_payment.id,
+        'pack_id', v_payment.pack_id,
+        'currency', v_payment.currency,
+        'amount_minor', v_payment.amount_minor,
+        'credits_micro_usd', v_payment.credits_micro_usd));
+    end if;
+    v_outcome := 'failed';
   else
     -- unpaid: a delayed payment method (bank debit…) is processing; async_payment_* follows.
     v_outcome := 'awaiting_payment';
@@ -464,6 +501,9 @@ begin
 end;
 $$;
 
+-- Alike on purpose: one entry point per Stripe event type, named after it and
+-- stating its outcomes (stripe-webhook calls them by name); the work is
+-- private.stripe_session_event's.
 /**
  * stripe-webhook, checkout.session.completed
  * (https://docs.stripe.com/api/events/types#event_types-checkout.session.completed):
@@ -481,7 +521,7 @@ language sql
 security definer
 set search_path = ''
 as $$
-  select private.stripe_session_paid_event(p_event_id, 'checkout.session.completed', p_session_id,
+  select private.stripe_session_event(p_event_id, 'checkout.session.completed', p_session_id,
     p_payment_status, p_payment_intent_id, p_amount_total, p_occurred_at)
 $$;
 
@@ -499,7 +539,7 @@ language sql
 security definer
 set search_path = ''
 as $$
-  select private.stripe_session_paid_event(p_event_id, 'checkout.session.async_payment_succeeded', p_session_id,
+  select private.stripe_session_event(p_event_id, 'checkout.session.async_payment_succeeded', p_session_id,
     p_payment_status, p_payment_intent_id, p_amount_total, p_occurred_at)
 $$;
 
@@ -513,38 +553,12 @@ create or replace function private.stripe_async_payment_failed(
   p_event_id text, p_session_id text, p_payment_intent_id text, p_occurred_at timestamptz default null
 )
 returns text
-language plpgsql
+language sql
 security definer
 set search_path = ''
 as $$
-declare
-  v_payment public.payments;
-  v_outcome text;
-begin
-  if not private.record_webhook_event('stripe', p_event_id, 'checkout.session.async_payment_failed', p_session_id, p_occurred_at) then
-    return 'duplicate';
-  end if;
-  v_payment := private.stripe_lock_payment(p_session_id, p_payment_intent_id);
-  if v_payment.id is null then
-    v_outcome := 'unknown_session';
-  elsif v_payment.status in ('paid', 'partially_refunded', 'refunded') then
-    v_outcome := 'already_paid';
-  elsif v_payment.status = 'failed' then
-    v_outcome := 'already_failed';
-  else
-    update public.payments p set status = 'failed', failed_at = now() where p.id = v_payment.id;
-    if exists (select 1 from public.users u where u.id = v_payment.user_id) then
-      perform private.notify(v_payment.user_id, 'topup_failed', jsonb_build_object(
-        'payment_id', v_payment.id,
-        'pack_id', v_payment.pack_id,
-        'currency', v_payment.currency,
-        'amount_minor', v_payment.amount_minor,
-        'credits_micro_usd', v_payment.credits_micro_usd));
-    end if;
-    v_outcome := 'failed';
-  end if;
-  return private.stripe_event_outcome(p_event_id, v_outcome);
-end;
+  select private.stripe_session_event(p_event_id, 'checkout.session.async_payment_failed', p_session_id,
+    null, p_payment_intent_id, null, p_occurred_at)
 $$;
 
 /**
@@ -557,32 +571,11 @@ create or replace function private.stripe_checkout_expired(
   p_event_id text, p_session_id text, p_occurred_at timestamptz default null
 )
 returns text
-language plpgsql
+language sql
 security definer
 set search_path = ''
 as $$
-declare
-  v_payment public.payments;
-  v_outcome text;
-begin
-  if not private.record_webhook_event('stripe', p_event_id, 'checkout.session.expired', p_session_id, p_occurred_at) then
-    return 'duplicate';
-  end if;
-  v_payment := private.stripe_lock_payment(p_session_id, null);
-  if v_payment.id is null then
-    v_outcome := 'unknown_session';
-  elsif v_payment.status = 'pending' then
-    update public.payments p set status = 'expired', expired_at = now() where p.id = v_payment.id;
-    v_outcome := 'expired';
-  else
-    v_outcome := case v_payment.status
-      when 'expired' then 'already_expired'
-      when 'failed' then 'already_failed'
-      else 'already_paid'
-    end;
-  end if;
-  return private.stripe_event_outcome(p_event_id, v_outcome);
-end;
+  select private.stripe_session_event(p_event_id, 'checkout.session.expired', p_session_id, null, null, null, p_occurred_at)
 $$;
 
 /**
@@ -642,7 +635,7 @@ revoke execute on function
   private.stripe_lock_payment(text, text),
   private.apply_payment_refunds(uuid, text),
   private.mark_payment_paid(uuid, text, bigint),
-  private.stripe_session_paid_event(text, text, text, text, text, bigint, timestamptz),
+  private.stripe_session_event(text, text, text, text, text, bigint, timestamptz),
   private.create_pending_payment(text, uuid, text, bigint, text, bigint),
   private.stripe_checkout_completed(text, text, text, text, bigint, timestamptz),
   private.stripe_async_payment_succeeded(text, text, text, text, bigint, timestamptz),

@@ -246,11 +246,14 @@ as $$
 $$;
 
 /**
- * Suspends a user: every table, RPC, Realtime channel and edge function
- * refuses their token until restore_user. Idempotent. Errors: 42501 not an
- * admin, suspended, or the caller's own account; PT404 unknown user.
+ * The one door for suspension: checks the admin and the user, writes the
+ * audit row (user.suspend or user.restore, with `p_reason`), then sets or
+ * clears user_accounts.suspended_at / suspended_reason (a suspension keeps
+ * the time it began). Idempotent.
+ * Errors: 42501 not an admin, suspended, or the caller's own account
+ * (private.require_admin_over); PT404 unknown user.
  */
-create or replace function public.admin_suspend_user(p_user_id text, p_reason text)
+create or replace function private.admin_set_suspension(p_user_id text, p_reason text, p_suspend boolean)
 returns void
 language plpgsql
 security definer
@@ -260,11 +263,29 @@ declare
   v_actor text := private.require_admin_over(p_user_id);
 begin
   perform private.assert_user_exists(p_user_id);
-  perform private.audit(v_actor, 'user.suspend', p_user_id, null, p_reason);
+  perform private.audit(v_actor, case when p_suspend then 'user.suspend' else 'user.restore' end, p_user_id, null, p_reason);
   update public.user_accounts a
-  set suspended_at = coalesce(a.suspended_at, now()), suspended_reason = p_reason
+  set suspended_at = case when p_suspend then coalesce(a.suspended_at, now()) end,
+      suspended_reason = case when p_suspend then p_reason end
   where a.user_id = p_user_id;
 end;
+$$;
+
+-- Alike on purpose: each admin RPC is a thin wrapper that names its operation
+-- (grant/deduct credits, suspend/restore a user); the work is in one private door.
+/**
+ * Suspends a user: every table, RPC, Realtime channel and edge function
+ * refuses their token until restore_user. Idempotent. Errors: 42501 not an
+ * admin, suspended, or the caller's own account; PT404 unknown user.
+ * See private.admin_set_suspension.
+ */
+create or replace function public.admin_suspend_user(p_user_id text, p_reason text)
+returns void
+language sql
+security definer
+set search_path = ''
+as $$
+  select private.admin_set_suspension(p_user_id, p_reason, true)
 $$;
 
 /**
@@ -272,22 +293,15 @@ $$;
  * admin is refused by require_admin before anything else, and a restore of the
  * caller's own account is refused for every admin (another admin or Studio
  * restores). Errors: 42501 not an admin, suspended, or the caller's own
- * account; PT404 unknown user.
+ * account; PT404 unknown user. See private.admin_set_suspension.
  */
 create or replace function public.admin_restore_user(p_user_id text, p_reason text)
 returns void
-language plpgsql
+language sql
 security definer
 set search_path = ''
 as $$
-declare
-  v_actor text := private.require_admin_over(p_user_id);
-begin
-  perform private.assert_user_exists(p_user_id);
-  perform private.audit(v_actor, 'user.restore', p_user_id, null, p_reason);
-  update public.user_accounts a set suspended_at = null, suspended_reason = null
-  where a.user_id = p_user_id;
-end;
+  select private.admin_set_suspension(p_user_id, p_reason, false)
 $$;
 
 /**

@@ -336,11 +336,18 @@ end;
 $$;
 
 /**
- * Admin: feature (`p_featured`) or unfeature a published conversation,
- * audited (shared.feature / shared.unfeature, with `p_reason`).
- * Errors: 42501 not an admin; PT404 unknown; 22023 not published.
+ * The one door for admin moderation of a shared conversation, audited with
+ * `p_reason` (details: its title, and its status before for take-down and
+ * restore): `p_action` is
+ *   shared.feature   (published only: featured_at set, kept if already set),
+ *   shared.unfeature (featured_at cleared),
+ *   shared.take_down (status taken_down, featured_at cleared),
+ *   shared.restore   (a taken-down one becomes unpublished: its author may
+ *                     publish it again; any other status is kept).
+ * Returns the row after the change.
+ * Errors: 42501 not an admin; PT404 unknown; 22023 featuring one that is not published.
  */
-create or replace function public.admin_feature_conversation(p_shared_id uuid, p_featured boolean, p_reason text)
+create or replace function private.admin_moderate_conversation(p_shared_id uuid, p_action text, p_reason text)
 returns public.shared_conversations
 language plpgsql
 security definer
@@ -354,50 +361,65 @@ begin
   if not found then
     raise exception 'shared conversation not found' using errcode = 'PT404';
   end if;
-  if coalesce(p_featured, false) and v_row.status <> 'published' then
+  if p_action = 'shared.feature' and v_row.status <> 'published' then
     raise exception 'only a published conversation can be featured' using errcode = '22023';
   end if;
-  perform private.audit(v_actor, case when coalesce(p_featured, false) then 'shared.feature' else 'shared.unfeature' end,
-    v_row.author_id, p_shared_id::text, p_reason, jsonb_build_object('title', v_row.title));
+  perform private.audit(v_actor, p_action, v_row.author_id, p_shared_id::text, p_reason,
+    jsonb_build_object('title', v_row.title)
+      || case when p_action in ('shared.take_down', 'shared.restore') then jsonb_build_object('status', v_row.status)
+              else '{}'::jsonb end);
   update public.shared_conversations s
-  set featured_at = case when coalesce(p_featured, false) then coalesce(s.featured_at, now()) end, updated_at = now()
+  set status = case p_action
+                 when 'shared.take_down' then 'taken_down'
+                 when 'shared.restore' then case when s.status = 'taken_down' then 'unpublished' else s.status end
+                 else s.status
+               end::public.shared_conversation_status,
+      featured_at = case p_action
+                      when 'shared.feature' then coalesce(s.featured_at, now())
+                      when 'shared.unfeature' then null
+                      when 'shared.take_down' then null
+                      else s.featured_at
+                    end,
+      updated_at = now()
   where s.id = p_shared_id
   returning * into v_row;
   return v_row;
 end;
 $$;
 
+-- Alike on purpose: each admin RPC is a thin wrapper that names its action (admin_feature_conversation,
+-- admin_take_down_conversation), as admin_grant_credits / admin_deduct_credits do.
+/**
+ * Admin: feature (`p_featured`) or unfeature a published conversation,
+ * audited (shared.feature / shared.unfeature, with `p_reason`).
+ * See private.admin_moderate_conversation.
+ * Errors: 42501 not an admin; PT404 unknown; 22023 not published.
+ */
+create or replace function public.admin_feature_conversation(p_shared_id uuid, p_featured boolean, p_reason text)
+returns public.shared_conversations
+language sql
+security definer
+set search_path = ''
+as $$
+  select private.admin_moderate_conversation(p_shared_id,
+    case when coalesce(p_featured, false) then 'shared.feature' else 'shared.unfeature' end, p_reason)
+$$;
+
 /**
  * Admin: take a conversation down (`p_taken_down`: gone from every reader
  * but its author, who cannot publish it again) or restore it (status
  * unpublished: its author may publish again). Audited (shared.take_down /
- * shared.restore, with `p_reason`). Errors: 42501 not an admin; PT404 unknown.
+ * shared.restore, with `p_reason`). See private.admin_moderate_conversation.
+ * Errors: 42501 not an admin; PT404 unknown.
  */
 create or replace function public.admin_take_down_conversation(p_shared_id uuid, p_taken_down boolean, p_reason text)
 returns public.shared_conversations
-language plpgsql
+language sql
 security definer
 set search_path = ''
 as $$
-declare
-  v_actor text := private.require_admin();
-  v_row public.shared_conversations;
-begin
-  select * into v_row from public.shared_conversations s where s.id = p_shared_id for update;
-  if not found then
-    raise exception 'shared conversation not found' using errcode = 'PT404';
-  end if;
-  perform private.audit(v_actor, case when coalesce(p_taken_down, true) then 'shared.take_down' else 'shared.restore' end,
-    v_row.author_id, p_shared_id::text, p_reason, jsonb_build_object('title', v_row.title, 'status', v_row.status));
-  update public.shared_conversations s
-  set status = case when coalesce(p_taken_down, true) then 'taken_down'
-                    when s.status = 'taken_down' then 'unpublished' else s.status end::public.shared_conversation_status,
-      featured_at = case when coalesce(p_taken_down, true) then null else s.featured_at end,
-      updated_at = now()
-  where s.id = p_shared_id
-  returning * into v_row;
-  return v_row;
-end;
+  select private.admin_moderate_conversation(p_shared_id,
+    case when coalesce(p_taken_down, true) then 'shared.take_down' else 'shared.restore' end, p_reason)
 $$;
 
 revoke execute on function

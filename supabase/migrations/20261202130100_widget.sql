@@ -393,6 +393,8 @@ begin
 end;
 $$;
 
+-- Alike on purpose: widget_take_over and widget_close_session share their guard
+-- (private.my_widget_session) and each states the one change it makes.
 /**
  * The owner or an agent takes over the conversation in widget chat
  * `p_chat_id`: the bot stops answering (idempotent; a human reply in the chat
@@ -518,9 +520,10 @@ create trigger messages_widget_agent_replied after insert on public.messages
 
 /**
  * Counts one request of `p_subject` for widget action `p_action`; PT429 above
- * admin_config rate_limit.<p_action>.limit per .window_seconds, DETAIL
- * {"action", "limit", "window_seconds", "retry_after_seconds"} (the message
- * does not echo the subject).
+ * admin_config rate_limit.<p_action>.limit per .window_seconds
+ * (private.raise_rate_limited: DETAIL {"action", "limit", "window_seconds",
+ * "retry_after_seconds"}; the message does not echo the subject). The same
+ * fixed window as private.rate_limit, counted per subject instead of per user.
  */
 create or replace function private.widget_rate_limit(p_subject text, p_action text)
 returns void
@@ -534,7 +537,6 @@ declare
   v_window interval;
   v_start timestamptz;
   v_hits integer;
-  v_retry integer;
 begin
   if p_subject is null or v_limit is null or v_window_seconds is null then
     return;
@@ -547,11 +549,7 @@ begin
         hits = case when r.window_start + v_window <= now() then 1 else r.hits + 1 end
   returning r.window_start, r.hits into v_start, v_hits;
   if v_hits > v_limit then
-    v_retry := greatest(1, ceil(extract(epoch from (v_start + v_window - clock_timestamp())))::integer);
-    raise exception 'rate limit reached: % % per % s', v_limit, p_action, v_window_seconds
-      using errcode = 'PT429',
-            detail = jsonb_build_object('action', p_action, 'limit', v_limit, 'window_seconds', v_window_seconds,
-                                        'retry_after_seconds', v_retry)::text;
+    perform private.raise_rate_limited(p_action, v_limit, v_window_seconds, v_start);
   end if;
 end;
 $$;
