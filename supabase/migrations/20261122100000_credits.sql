@@ -122,22 +122,27 @@ $$;
 -- Invariants
 -- -----------------------------------------------------------------------------
 
-/** Refuses UPDATE, DELETE and TRUNCATE on the ledger, whoever asks. */
-create or replace function private.ledger_is_append_only()
+/**
+ * BEFORE UPDATE OR DELETE (per row) and BEFORE TRUNCATE on an append-only
+ * table (the credit ledger; admin_audit_log in the admin migration): refuses
+ * the change, whoever asks, with 42501 "<table> is append-only", followed by
+ * ": <the trigger's argument>" when it has one (what to do instead).
+ */
+create or replace function private.refuse_changes()
 returns trigger
 language plpgsql
 set search_path = ''
 as $$
 begin
-  raise exception 'credit_ledger is append-only: record a new entry instead of changing one'
+  raise exception '% is append-only%', tg_table_name, coalesce(': ' || tg_argv[0], '')
     using errcode = '42501';
 end;
 $$;
 
 create trigger credit_ledger_append_only before update or delete on public.credit_ledger
-  for each row execute function private.ledger_is_append_only();
+  for each row execute function private.refuse_changes('record a new entry instead of changing one');
 create trigger credit_ledger_no_truncate before truncate on public.credit_ledger
-  for each statement execute function private.ledger_is_append_only();
+  for each statement execute function private.refuse_changes('record a new entry instead of changing one');
 
 /**
  * BEFORE INSERT on the ledger: locks the wallet (creating it if needed) and

@@ -104,20 +104,11 @@ comment on column public.admin_audit_log.target_id is 'Other object acted on (me
 create index admin_audit_log_target_user_id_idx on public.admin_audit_log (target_user_id, created_at desc);
 create index admin_audit_log_created_at_idx on public.admin_audit_log (created_at desc);
 
-/** Refuses UPDATE, DELETE and TRUNCATE on the audit log, whoever asks. */
-create or replace function private.audit_log_is_append_only()
-returns trigger
-language plpgsql
-set search_path = ''
-as $$
-begin
-  raise exception 'admin_audit_log is append-only' using errcode = '42501';
-end;
-$$;
+-- Append-only for everyone (private.refuse_changes, credits migration).
 create trigger admin_audit_log_append_only before update or delete on public.admin_audit_log
-  for each row execute function private.audit_log_is_append_only();
+  for each row execute function private.refuse_changes();
 create trigger admin_audit_log_no_truncate before truncate on public.admin_audit_log
-  for each statement execute function private.audit_log_is_append_only();
+  for each statement execute function private.refuse_changes();
 
 /** Writes one audit row; returns its id. Callers have already checked require_admin(). */
 create or replace function private.audit(
@@ -225,6 +216,8 @@ begin
 end;
 $$;
 
+-- Alike on purpose: each admin RPC is a thin wrapper that names its operation
+-- (grant/deduct credits, suspend/restore a user); the work is in one private door.
 /** Grants credits to a user with a reason (ledger kind grant). See private.admin_change_credits. */
 create or replace function public.admin_grant_credits(p_user_id text, p_amount_micro_usd bigint, p_reason text)
 returns bigint
@@ -271,8 +264,6 @@ begin
 end;
 $$;
 
--- Alike on purpose: each admin RPC is a thin wrapper that names its operation
--- (grant/deduct credits, suspend/restore a user); the work is in one private door.
 /**
  * Suspends a user: every table, RPC, Realtime channel and edge function
  * refuses their token until restore_user. Idempotent. Errors: 42501 not an

@@ -525,6 +525,8 @@ create trigger messages_widget_agent_replied after insert on public.messages
  * "retry_after_seconds"}; the message does not echo the subject). The same
  * fixed window as private.rate_limit, counted per subject instead of per user.
  */
+-- Alike on purpose: the same fixed window as private.rate_limit (admin_config migration), over its own
+-- counters: visitors are not users (subjects ip:<hash>, session:<id>, website:<id>).
 create or replace function private.widget_rate_limit(p_subject text, p_action text)
 returns void
 language plpgsql
