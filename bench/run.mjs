@@ -36,11 +36,13 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     out: { type: 'string' },
+    // Also run peer gateways (Portkey) in the ai section: bench/lib/peers.mjs installs them outside the lockfile.
+    peers: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (args.help) {
-  console.log('usage: npm run bench [-- --quick] [--only history,inbox,plans,send,metering,ai] [--out DIR]');
+  console.log('usage: npm run bench [-- --quick] [--only history,inbox,plans,send,metering,ai] [--out DIR] [--peers]');
   process.exit(0);
 }
 const only = args.only ? args.only.split(',').map((s) => s.trim()) : ALL;
@@ -112,7 +114,7 @@ try {
   if (only.includes('metering')) results.metering = await benchMetering(ctx);
   if (only.includes('ai')) {
     try {
-      results.ai = await benchAi(ctx);
+      results.ai = await benchAi({ ...ctx, peers: args.peers });
     } catch (e) {
       const reason = /** @type {Error} */ (e).message.split('\n')[0];
       log(`ai: FAILED: ${reason}`);

@@ -18,6 +18,16 @@
  * (the SDK's first content chunk; ai-chat's first `delta` event).
  * Total = request sent → end of the stream (`[DONE]` directly; the `done`
  * event through ai-chat, which comes after settlement and storage).
+ *
+ * The split of ai-chat's overhead: `done` carries the function's own
+ * `server_timing` (W3C Server Timing phases, supabase/functions/ai-chat/timing.ts);
+ * per call, database work = `db_ms` (before the provider call) + `settle_ms`
+ * (after the answer, before `done`), and the rest = the total overhead − that.
+ *
+ * With `peers` (`npm run bench -- --peers`), the same body also goes through
+ * Portkey's open-source AI gateway (lib/peers.mjs) to the same stand-in with
+ * the `openai` SDK, in the same rounds (after ai-chat, in alternating order
+ * with the direct request), and its overhead is computed the same way.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
@@ -30,6 +40,7 @@ import { startFunctions } from '../../stack/runtime/functions.mjs';
 import { startOpenAIStandin } from '../../stack/standins/openai.mjs';
 import { asService, asUser, pool, withUser } from '../lib/db.mjs';
 import { round, summarize } from '../lib/measure.mjs';
+import { startPortkey } from '../lib/peers.mjs';
 
 const OPENAI_KEY = 'sk-bench-openai-key';
 const DEEPSEEK_KEY = 'sk-bench-deepseek-key';
@@ -71,9 +82,9 @@ async function aiChatOnlyFolder() {
 }
 
 /**
- * @param {{ url: string, quick: boolean, log: (s: string) => void }} ctx
+ * @param {{ url: string, quick: boolean, peers?: boolean, log: (s: string) => void }} ctx
  */
-export async function benchAi({ url, quick, log }) {
+export async function benchAi({ url, quick, peers = false, log }) {
   const requests = quick ? 20 : 220;
   const warmup = quick ? 3 : 10;
   const users = quick ? 4 : 25; // ≤ 10 calls per user: under the default rate limit of 20 a minute
@@ -94,7 +105,9 @@ export async function benchAi({ url, quick, log }) {
   const logDir = await mkdtemp(path.join(tmpdir(), 'chat-with-me-bench-fnlogs-'));
   const auth = pool(withUser(url, 'authenticator'), 2);
   let fns;
+  let portkey;
   try {
+    if (peers) portkey = await startPortkey({ providerUrl: openai.url, log });
     fns = await startFunctions({
       dbUrl: url,
       port: await freePort(),
@@ -136,9 +149,11 @@ export async function benchAi({ url, quick, log }) {
         body: JSON.stringify({ chat_id: c.chat, prompt, stream: true }),
       });
       if (res.status !== 200) throw new Error(`ai-chat answered ${res.status}: ${await res.text()}`);
+      if (!res.headers.get('server-timing')?.includes('total;dur=')) throw new Error('ai-chat answered without Server-Timing');
       let ttft = NaN;
+      let total = NaN;
       let text = '';
-      let done = false;
+      let timing = null;
       let interaction = '';
       await readSse(res.body, (event, data) => {
         if (event === 'start') interaction = JSON.parse(data).interaction_id;
@@ -146,15 +161,18 @@ export async function benchAi({ url, quick, log }) {
           const d = JSON.parse(data);
           if (d.text && Number.isNaN(ttft)) ttft = performance.now() - t0;
           text += d.text ?? '';
-        } else if (event === 'done') done = true;
-        else if (event === 'error') throw new Error(`ai-chat stream error: ${data}`);
+        } else if (event === 'done') {
+          total = performance.now() - t0;
+          timing = JSON.parse(data).server_timing;
+        } else if (event === 'error') throw new Error(`ai-chat stream error: ${data}`);
       });
-      if (!done || text !== REPLY) throw new Error('ai-chat stream incomplete');
-      return { ttft, total: performance.now() - t0, interaction };
+      if (!timing || text !== REPLY) throw new Error('ai-chat stream incomplete');
+      return { ttft, total, interaction, timing };
     };
-    const direct = async (body) => {
+    /** The streamed request `body` through an OpenAI-compatible endpoint with the `openai` SDK. */
+    const streamed = async (sdk, body) => {
       const t0 = performance.now();
-      const stream = await client.chat.completions.create({ ...body, stream: true });
+      const stream = await sdk.chat.completions.create({ ...body, stream: true });
       let ttft = NaN;
       let text = '';
       for await (const chunk of stream) {
@@ -162,11 +180,15 @@ export async function benchAi({ url, quick, log }) {
         if (piece && Number.isNaN(ttft)) ttft = performance.now() - t0;
         text += piece ?? '';
       }
-      if (text !== REPLY) throw new Error('direct stream incomplete');
+      if (text !== REPLY) throw new Error(`stream incomplete (${sdk.baseURL})`);
       return { ttft, total: performance.now() - t0 };
     };
+    const viaPortkey = portkey && new OpenAI({ apiKey: OPENAI_KEY, baseURL: portkey.baseURL, defaultHeaders: portkey.headers, maxRetries: 0 });
 
     const samples = { fn: { ttft: [], total: [] }, direct: { ttft: [], total: [] }, overhead: { ttft: [], total: [] } };
+    /** ai-chat's overhead split per call (ms): database work before `done`, and the rest. */
+    const split = { db: [], settle: [], rest: [], beforeSettle: [] };
+    const peer = { ttft: [], total: [], overhead: { ttft: [], total: [] } };
     /** @type {{ interaction: string, ttft: number, total: number }[]} */
     const measured = [];
     const deadline = performance.now() + (quick ? 60_000 : 150_000);
@@ -179,9 +201,30 @@ export async function benchAi({ url, quick, log }) {
       const sent = openai.requests.find((r) => r.path.endsWith('/chat/completions'));
       if (!sent) throw new Error('ai-chat did not call the stand-in');
       const { stream: _s, ...body } = sent.body;
-      const d = await direct(body);
+      // The direct request and the peer's alternate in order, so neither always follows ai-chat.
+      let d;
+      let p;
+      if (viaPortkey && i % 2 === 1) {
+        p = await streamed(viaPortkey, body);
+        d = await streamed(client, body);
+      } else {
+        d = await streamed(client, body);
+        if (viaPortkey) p = await streamed(viaPortkey, body);
+      }
       if (i < warmup) continue;
       n++;
+      const db = f.timing.db_ms + f.timing.settle_ms;
+      split.db.push(db);
+      split.settle.push(f.timing.settle_ms);
+      split.rest.push(f.total - d.total - db);
+      // What the total overhead would be if `done` did not wait for the settlement.
+      split.beforeSettle.push(f.total - d.total - f.timing.settle_ms);
+      if (p) {
+        peer.ttft.push(p.ttft);
+        peer.total.push(p.total);
+        peer.overhead.ttft.push(p.ttft - d.ttft);
+        peer.overhead.total.push(p.total - d.total);
+      }
       samples.fn.ttft.push(f.ttft);
       samples.fn.total.push(f.total);
       samples.direct.ttft.push(d.ttft);
@@ -223,11 +266,41 @@ export async function benchAi({ url, quick, log }) {
       overhead: { ttft: summarize(samples.overhead.ttft), total: summarize(samples.overhead.total) },
       ratio_total_p50: round(summarize(samples.fn.total).p50 / summarize(samples.direct.total).p50),
       breakdown: { before_provider_call: summarize(before), after_provider_stream: summarize(after) },
+      // Total overhead = database work (the function's server_timing: db_ms + settle_ms) + the rest.
+      split: {
+        database: summarize(split.db),
+        rest: summarize(split.rest),
+        settlement: summarize(split.settle),
+        total_overhead_without_settlement: summarize(split.beforeSettle),
+      },
       check,
     };
     log(`ai: overhead ttft p50 ${out.overhead.ttft.p50} ms p95 ${out.overhead.ttft.p95} ms; total p50 ${out.overhead.total.p50} ms p95 ${out.overhead.total.p95} ms (${n} requests)`);
+    log(`ai: total overhead split: database ${out.split.database.p50} ms (settlement ${out.split.settlement.p50} ms) + the rest ${out.split.rest.p50} ms (medians); without the settlement before done: ${out.split.total_overhead_without_settlement.p50} ms`);
+    if (portkey) {
+      const pk = {
+        name: portkey.name,
+        version: portkey.version,
+        ttft: summarize(peer.ttft),
+        total: summarize(peer.total),
+        overhead: { ttft: summarize(peer.overhead.ttft), total: summarize(peer.overhead.total) },
+      };
+      out.peers = {
+        portkey: {
+          ...pk,
+          // ai-chat's figure over Portkey's (medians): < 1 means ai-chat adds less.
+          ratios: {
+            overhead_ttft: round(out.overhead.ttft.p50 / pk.overhead.ttft.p50),
+            overhead_total: round(out.overhead.total.p50 / pk.overhead.total.p50),
+            rest_to_portkey_overhead_total: round(out.split.rest.p50 / pk.overhead.total.p50),
+          },
+        },
+      };
+      log(`ai: Portkey ${pk.version}: overhead ttft p50 ${pk.overhead.ttft.p50} ms; total p50 ${pk.overhead.total.p50} ms; ai-chat's non-database part / Portkey's total overhead = ${out.peers.portkey.ratios.rest_to_portkey_overhead_total}`);
+    }
     return out;
   } finally {
+    await portkey?.stop().catch(() => {});
     await fns?.stop().catch(() => {});
     await Promise.all([openai.stop(), deepseek.stop(), auth.end()]);
     await rm(folder.base, { recursive: true, force: true });

@@ -26,20 +26,26 @@ export const RateLimitDetail = z.object({
 });
 
 /**
- * A PT429 from private.rate_limit as a 429 `rate_limited` HttpError with
- * `Retry-After: <seconds>` and the detail as `details`; null for any other
+ * A PT429 as a 429 `rate_limited` HttpError with `Retry-After: <seconds>` and
+ * the DETAIL as `details` (parsed with `detailSchema`: RateLimitDetail for
+ * private.rate_limit; `{retry_after_seconds: 60}` when it does not parse),
+ * worded by `message` (default: the database's message); null for any other
  * error.
  */
-export function rateLimitError(e: unknown): HttpError | null {
+export function rateLimitError<D extends { retry_after_seconds: number }>(
+  e: unknown,
+  detailSchema: z.ZodType<D>,
+  message: (databaseMessage: string, retryAfterSeconds: number) => string = (m) => m,
+): HttpError | null {
   if (!isPgError(e) || e.code !== 'PT429') return null;
-  let detail: z.infer<typeof RateLimitDetail> | undefined;
+  let detail: D | undefined;
   try {
-    detail = RateLimitDetail.parse(JSON.parse(e.detail ?? ''));
+    detail = detailSchema.parse(JSON.parse(e.detail ?? ''));
   } catch {
     detail = undefined;
   }
   const retry = detail?.retry_after_seconds ?? 60;
-  return new HttpError('rate_limited', e.message, detail ?? { retry_after_seconds: retry }, { 'retry-after': String(retry) });
+  return new HttpError('rate_limited', message(e.message, retry), detail ?? { retry_after_seconds: retry }, { 'retry-after': String(retry) });
 }
 
 /**
@@ -51,6 +57,6 @@ export async function rateLimit(tx: Tx, action: RateLimitedAction): Promise<void
   try {
     await callValue(tx, 'rate_limit', { p_action: action });
   } catch (e) {
-    throw rateLimitError(e) ?? e;
+    throw rateLimitError(e, RateLimitDetail) ?? e;
   }
 }

@@ -74,6 +74,13 @@
  * least that long plus 60 s, whatever credits.reservation_ttl_seconds says.
  * Logs carry ids, model, token counts, cost and timings; never the prompt,
  * the answer or a key.
+ *
+ * Where the time goes (timing.ts): every answer has a `Server-Timing` header
+ * (W3C Server Timing: auth, db, provider, settle, other, total; a streamed
+ * answer's is sent before the stream, so it stops at the provider's answer
+ * headers), and the JSON answer and `done` carry the whole split in
+ * `server_timing`. `done` comes after the settlement: when a client reads it,
+ * the prompt and the answer are stored and the call is charged.
  */
 import { type AiFallbackFrom, AiChatRequest, AiChatResult, AiChatStart, type AiUsage, toStorableText } from '@chat-with-me/shared';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
@@ -83,7 +90,7 @@ import { settings } from '../_shared/config.ts';
 import { database } from '../_shared/db.ts';
 import { platformEnv } from '../_shared/env.ts';
 import { HttpError } from '../_shared/errors.ts';
-import { defineFunction, json, readJson } from '../_shared/http.ts';
+import { defineFunction, type FunctionContext, json, readJson } from '../_shared/http.ts';
 import type { Logger } from '../_shared/log.ts';
 import { buildContext, type HistoryMessage, reservedPromptTokens } from './context.ts';
 import {
@@ -112,6 +119,7 @@ import {
   readUsage,
 } from './provider.ts';
 import { sseStream } from './sse.ts';
+import { CallTiming } from './timing.ts';
 
 const Env = z
   .object({ ...platformEnv, ...clerkSessionEnv, ...providerEnv })
@@ -121,23 +129,40 @@ type Env = z.infer<typeof Env>;
 /** Keep-alive comment interval on a quiet stream (reasoning models may think a while before the first token). */
 const KEEP_ALIVE_MS = 15_000;
 
-export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env: Env }, async (req, { env, requestId, log }) => {
-  const user = await requireUser(req, env);
+export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env: Env }, async (req, ctx) => {
+  const timing = new CallTiming();
+  try {
+    return await answer(req, ctx, timing);
+  } catch (e) {
+    // Error answers carry the split so far too (timing.ts).
+    if (e instanceof HttpError) throw new HttpError(e.code, e.message, e.details, { ...e.headers, 'server-timing': timing.header() });
+    throw e;
+  }
+});
+
+/** The call, top-down (see the module comment); `timing` records where the time goes (timing.ts). */
+async function answer(req: Request, { env, requestId, log }: FunctionContext<Env>, timing: CallTiming): Promise<Response> {
+  const user = await timing.measure('auth', () => requireUser(req, env));
   const body = await readJson(req, AiChatRequest);
   const db = database(env.SUPABASE_DB_URL);
 
-  const conv = await db.asUser(user.claims, async (tx) => {
-    const c = await loadConversation(tx, user.id, body);
-    // A group or direct chat may have turned the assistant off (chat_ai_settings, 20261202120300_chat_assistant.sql).
-    const [setting] = c.chat
-      ? await tx<{ assistant_enabled: boolean }[]>`select assistant_enabled from public.chat_ai_settings where chat_id = ${c.chat.id}`
-      : [];
-    return {
-      ...c,
-      assistantOff: setting?.assistant_enabled === false && c.chat?.kind !== 'assistant',
-      last: body.regenerate && c.chat ? await lastPrompt(tx, body.chat_id, user.id) : null,
-    };
-  }, { readOnly: true });
+  // The settings (cached 30 s, _shared/config.ts) are read while the caller's reads run.
+  const [config, conv] = await timing.measure('db', () =>
+    Promise.all([
+      settings(env.SUPABASE_DB_URL),
+      db.asUser(user.claims, async (tx) => {
+        // Sent together (postgres.js pipelines the queries of one transaction); each reads under RLS, so an
+        // invisible chat has no setting and no last prompt.
+        const [c, [setting], last] = await Promise.all([
+          loadConversation(tx, user.id, body),
+          // A group or direct chat may have turned the assistant off (chat_ai_settings, 20261202120300_chat_assistant.sql).
+          tx<{ assistant_enabled: boolean }[]>`select assistant_enabled from public.chat_ai_settings where chat_id = ${body.chat_id}`,
+          body.regenerate ? lastPrompt(tx, body.chat_id, user.id) : null,
+        ]);
+        return { ...c, assistantOff: setting?.assistant_enabled === false && c.chat?.kind !== 'assistant', last };
+      }, { readOnly: true }),
+    ])
+  );
   if (!conv.chat) throw new HttpError('not_found', 'chat not found', { chat_id: body.chat_id });
   if (conv.assistantOff) throw new HttpError('forbidden', 'the assistant is turned off in this chat', { chat_id: body.chat_id });
   // regenerate (optionally with an edited prompt): the caller's last prompt again, without the exchange it started.
@@ -160,7 +185,6 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
   }
   let client = providerClient(model.provider, env);
 
-  const config = await settings(env.SUPABASE_DB_URL);
   const context = buildContext({
     systemPrompt: config.getOr('ai.system_prompt', z.string(), ''),
     history,
@@ -175,7 +199,7 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
   }
 
   const minHoldSeconds = Math.ceil(env.AI_PROVIDER_TIMEOUT_MS / 1000) + 60;
-  const interaction = await startInteraction(db, {
+  const start = {
     userId: user.id,
     chatId: conv.chat.id,
     modelId: model.id,
@@ -184,7 +208,8 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
     stream: body.stream,
     requestId,
     minHoldSeconds,
-  });
+  };
+  const interaction = await timing.measure('db', () => startInteraction(db, start));
   const call = new ProviderCall(env, log.child({ interaction_id: interaction.id, model: model.id }), interaction, prompt, context.promptTokens, regeneration);
 
   // The deadline of one provider attempt, stream included (AI_PROVIDER_TIMEOUT_MS); a fallback attempt gets its own.
@@ -215,21 +240,23 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
     if (fallbackFrom || !canFallBack(fault) || !model) return false;
     const from = model;
     try {
-      const next = await db.asService((tx) => fallbackModel(tx, from.id));
+      const next = await timing.measure('db', () => db.asService((tx) => fallbackModel(tx, from.id)));
       if (!next) return false;
       const nextPromptTokens = reservedPromptTokens(context.promptTokens, next.provider);
       if (nextPromptTokens + next.max_output_tokens > next.context_window) return false;
       const nextClient = providerClient(next.provider, env);
-      const moved = await db.asService((tx) =>
-        fallbackInteraction(tx, {
-          id: interaction.id,
-          modelId: next.id,
-          promptTokens: nextPromptTokens,
-          code: fault.code,
-          error: fault.http.message,
-          latencyMs: call.elapsed(),
-          minHoldSeconds,
-        })
+      const moved = await timing.measure('db', () =>
+        db.asService((tx) =>
+          fallbackInteraction(tx, {
+            id: interaction.id,
+            modelId: next.id,
+            promptTokens: nextPromptTokens,
+            code: fault.code,
+            error: fault.http.message,
+            latencyMs: call.elapsed(),
+            minHoldSeconds,
+          })
+        )
       );
       if (!moved) return false;
       log.warn('ai call falls back', { interaction_id: interaction.id, from: from.id, to: next.id, error_code: fault.code });
@@ -247,9 +274,11 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
   /** Sends the request (and, once, to the fallback model); failing here (before any answer) is an error answer. */
   const request = async <T>(send: (m: NonNullable<typeof model>) => Promise<T>): Promise<T> => {
     for (;;) {
+      timing.providerStart();
       try {
         return await send(model!);
       } catch (e) {
+        timing.providerDone();
         clearTimeout(deadline);
         const fault = classifyProviderError(e, model!.provider, 'request', call.timedOut);
         if (!(await fallBack(fault))) throw await call.fail(fault);
@@ -263,21 +292,25 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
       client.chat.completions.create(completionParams(m, context.messages, false), { signal: abort.signal })
     );
     clearTimeout(deadline);
+    timing.providerDone();
     // The provider's JSON is not checked against the SDK's types: every field is read defensively.
     const answer = completion.choices?.[0]?.message?.content ?? '';
     const usage = readUsage(completion.usage);
     if (!usage && !answer) throw await call.fail(missingUsage(model.provider));
-    const result = await call.complete({
-      answer,
-      usage,
-      finishReason: completion.choices?.[0]?.finish_reason ?? null,
-      providerResponseId: completion.id ?? null,
-      ttftMs: null,
-      clientDisconnected: false,
-      fault: usage ? null : { code: 'usage_missing', error: 'the provider reported no usage: charged the estimate' },
-    });
+    const result = await timing.measure('settle', () =>
+      call.complete({
+        answer,
+        usage,
+        finishReason: completion.choices?.[0]?.finish_reason ?? null,
+        providerResponseId: completion.id ?? null,
+        ttftMs: null,
+        clientDisconnected: false,
+        fault: usage ? null : USAGE_MISSING,
+      })
+    );
     if (!result) throw call.unrecorded();
-    return json(AiChatResult, result);
+    const server_timing = timing.summary();
+    return json(AiChatResult, { ...result, server_timing }, 200, { 'server-timing': timing.header(server_timing) });
   }
 
   const stream: AsyncIterable<ChatCompletionChunk> = await request((m) =>
@@ -314,6 +347,16 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
     let finishReason: string | null = null;
     let responseId: string | null = null;
     let ttftMs: number | null = null;
+    /** How the call ended, for `complete` (`fault`: what failed after the output began, or null). */
+    const ending = (fault: Ending['fault']): Ending => ({
+      answer,
+      usage,
+      finishReason,
+      providerResponseId: responseId,
+      ttftMs,
+      clientDisconnected: sse.clientGone,
+      fault,
+    });
     try {
       try {
         for await (const chunk of stream) {
@@ -331,22 +374,16 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
       } catch (e) {
         if (call.stopped) throw stoppedFault();
         throw classifyProviderError(e, answering.provider, 'stream', call.timedOut);
+      } finally {
+        timing.providerDone();
       }
       if (call.stopped && !usage) throw stoppedFault();
       if (call.timedOut) throw classifyProviderError(null, answering.provider, 'stream', true);
       clearTimeout(deadline);
       if (!usage && !answer) throw missingUsage(answering.provider);
-      const result = await call.complete({
-        answer,
-        usage,
-        finishReason,
-        providerResponseId: responseId,
-        ttftMs,
-        clientDisconnected: sse.clientGone,
-        fault: usage ? null : { code: 'usage_missing', error: 'the provider reported no usage: charged the estimate' },
-      });
+      const result = await timing.measure('settle', () => call.complete(ending(usage ? null : USAGE_MISSING)));
       if (!result) throw call.unrecorded();
-      sse.send(AiChatResult, 'done', result);
+      sse.send(AiChatResult, 'done', { ...result, server_timing: timing.summary() });
     } catch (e) {
       clearTimeout(deadline);
       const fault = e instanceof ProviderFault ? e : null;
@@ -360,22 +397,14 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
         // Output exists: the caller pays for it (see the module comment). Idempotent if `done` itself failed.
         if (!fault) call.logUnexpected(e);
         const code = fault?.code ?? 'internal_error';
-        const result = await call.complete({
-          answer,
-          usage,
-          finishReason,
-          providerResponseId: responseId,
-          ttftMs,
-          clientDisconnected: sse.clientGone,
-          fault: {
-            code,
-            error: code === 'stopped'
-              ? 'the caller stopped the answer: the part produced was charged'
-              : fault
-              ? `${fault.http.message.replace(/; nothing was charged$/, '')} after the answer began`
-              : 'the answer could not be completed',
-          },
-        });
+        const result = await call.complete(ending({
+          code,
+          error: code === 'stopped'
+            ? 'the caller stopped the answer: the part produced was charged'
+            : fault
+            ? `${fault.http.message.replace(/; nothing was charged$/, '')} after the answer began`
+            : 'the answer could not be completed',
+        }));
         error = result
           ? new HttpError(fault?.http.code ?? 'unavailable', `the answer stopped early (${code}); the part received was charged`, {
             ...(fault?.http.details as Record<string, unknown> | undefined),
@@ -398,9 +427,15 @@ export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env:
 
   return new Response(sse.readable, {
     status: 200,
-    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' },
+    headers: {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      'x-accel-buffering': 'no',
+      // Sent before the stream: the phases up to the provider's answer headers (the whole split is in `done`).
+      'server-timing': timing.header(),
+    },
   });
-});
+}
 
 /** A `regenerate` call: the existing prompt message it answers, and its new text when edited. */
 interface Regeneration {
@@ -440,6 +475,9 @@ interface Ending {
   /** What failed after the output began (error_code, short text), or null. */
   fault: { code: string; error: string } | null;
 }
+
+/** The fault of an answer the provider sent without usage: the estimate is charged. */
+const USAGE_MISSING = { code: 'usage_missing', error: 'the provider reported no usage: charged the estimate' };
 
 /** Attempts of each settle step (finish, then settle-only) before giving up. */
 const SETTLE_ATTEMPTS = 2;
@@ -493,7 +531,7 @@ class ProviderCall {
    * releases the hold. Null when every attempt failed (logged). Idempotent:
    * a call already ended is returned as it ended.
    */
-  async complete(e: Ending): Promise<AiChatResult | null> {
+  async complete(e: Ending): Promise<Omit<AiChatResult, 'server_timing'> | null> {
     const latencyMs = this.elapsed();
     const answer = toStorableText(e.answer);
     const usage = e.usage ?? this.estimate(answer);

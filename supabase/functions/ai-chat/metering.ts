@@ -15,7 +15,8 @@
 import { AiModel, type AiUsage, type AiChatRequest, type Equals, MessageKind, type Enums, type Tables } from '@chat-with-me/shared';
 import { z } from 'zod';
 import { callRow, callRows, type database, privateCall, type PrivateReturns, type Tx } from '../_shared/db.ts';
-import { HttpError, isPgError } from '../_shared/errors.ts';
+import { HttpError } from '../_shared/errors.ts';
+import { rateLimitError } from '../_shared/rate-limit.ts';
 import { type HistoryMessage, MAX_HISTORY_MESSAGES } from './context.ts';
 
 /** The model as private.ai_chat_conversation returns it: these columns of public.ai_models (jsonb). */
@@ -70,7 +71,8 @@ type Conversed = PrivateReturns<'ai_chat_conversation'>[number];
 /** A public.ai_interactions row, as the private ai functions return it. */
 export type Interaction = Tables<'ai_interactions'>;
 
-const RateLimitDetail = z.object({
+/** DETAIL of the PT429 start_ai_interaction raises (its per-minute and per-day AI limits). */
+const AiRateLimitDetail = z.object({
   retry_after_seconds: z.number().int().positive(),
   window: z.enum(['minute', 'day']),
   limit: z.number().int().nonnegative(),
@@ -112,18 +114,7 @@ export async function startInteraction(
       })
     );
   } catch (e) {
-    if (isPgError(e) && e.code === 'PT429') {
-      let detail: z.infer<typeof RateLimitDetail> | undefined;
-      try {
-        detail = RateLimitDetail.parse(JSON.parse(e.detail ?? ''));
-      } catch {
-        detail = undefined;
-      }
-      const retry = detail?.retry_after_seconds ?? 60;
-      throw new HttpError('rate_limited', `too many AI requests: ${e.message.replace(/^rate limit reached: /, '')}; retry in ${retry} s`,
-        detail ?? { retry_after_seconds: retry }, { 'retry-after': String(retry) });
-    }
-    throw e;
+    throw rateLimitError(e, AiRateLimitDetail, (m, retry) => `too many AI requests: ${m.replace(/^rate limit reached: /, '')}; retry in ${retry} s`) ?? e;
   }
   if (interaction.status === 'refused') {
     throw new HttpError('insufficient_credits', `not enough AI credits for this call (${interaction.error ?? 'insufficient credits'}); top up and retry`, {
@@ -150,6 +141,26 @@ export interface Outcome {
   error: string | null;
 }
 
+/**
+ * The named arguments that settle_ai_interaction, finish_ai_interaction(_titled)
+ * and finish_ai_regeneration share: how the call ended.
+ */
+function outcomeArgs(a: Outcome) {
+  return {
+    p_prompt_tokens: a.usage.prompt_tokens,
+    p_cached_prompt_tokens: a.usage.cached_prompt_tokens,
+    p_completion_tokens: a.usage.completion_tokens,
+    p_usage_estimated: a.estimated,
+    p_finish_reason: a.finishReason,
+    p_latency_ms: a.latencyMs,
+    p_time_to_first_token_ms: a.ttftMs,
+    p_client_disconnected: a.clientDisconnected,
+    p_provider_response_id: a.providerResponseId,
+    p_error_code: a.errorCode,
+    p_error: a.error,
+  };
+}
+
 /** private.finish_ai_interaction (store, title, charge) and the chat's title afterwards (private.finish_ai_interaction_titled). */
 export async function finishInteraction(
   tx: Tx,
@@ -163,17 +174,7 @@ export async function finishInteraction(
       p_chat_id: a.chatId,
       p_prompt: a.prompt,
       p_answer: a.answer,
-      p_prompt_tokens: a.usage.prompt_tokens,
-      p_cached_prompt_tokens: a.usage.cached_prompt_tokens,
-      p_completion_tokens: a.usage.completion_tokens,
-      p_finish_reason: a.finishReason,
-      p_latency_ms: a.latencyMs,
-      p_time_to_first_token_ms: a.ttftMs,
-      p_client_disconnected: a.clientDisconnected,
-      p_provider_response_id: a.providerResponseId,
-      p_usage_estimated: a.estimated,
-      p_error_code: a.errorCode,
-      p_error: a.error,
+      ...outcomeArgs(a),
     })} f`;
   const { chat_title, ...interaction } = row!;
   return { interaction, chatTitle: chat_title ?? null };
@@ -183,17 +184,7 @@ export async function finishInteraction(
 export async function settleInteraction(tx: Tx, a: Outcome & { id: string }): Promise<Interaction> {
   return callRow(tx, 'settle_ai_interaction', {
     p_interaction_id: a.id,
-    p_prompt_tokens: a.usage.prompt_tokens,
-    p_cached_prompt_tokens: a.usage.cached_prompt_tokens,
-    p_completion_tokens: a.usage.completion_tokens,
-    p_usage_estimated: a.estimated,
-    p_finish_reason: a.finishReason,
-    p_latency_ms: a.latencyMs,
-    p_time_to_first_token_ms: a.ttftMs,
-    p_client_disconnected: a.clientDisconnected,
-    p_provider_response_id: a.providerResponseId,
-    p_error_code: a.errorCode,
-    p_error: a.error,
+    ...outcomeArgs(a),
   });
 }
 
@@ -258,17 +249,7 @@ export async function finishRegeneration(
     p_prompt_message_id: a.promptMessageId,
     p_prompt: a.editedPrompt,
     p_answer: a.answer,
-    p_prompt_tokens: a.usage.prompt_tokens,
-    p_cached_prompt_tokens: a.usage.cached_prompt_tokens,
-    p_completion_tokens: a.usage.completion_tokens,
-    p_finish_reason: a.finishReason,
-    p_latency_ms: a.latencyMs,
-    p_time_to_first_token_ms: a.ttftMs,
-    p_client_disconnected: a.clientDisconnected,
-    p_provider_response_id: a.providerResponseId,
-    p_usage_estimated: a.estimated,
-    p_error_code: a.errorCode,
-    p_error: a.error,
+    ...outcomeArgs(a),
   });
   const [chat] = await tx<{ title: string | null }[]>`select title from public.chats where id = ${a.chatId}`;
   return { interaction, chatTitle: chat?.title ?? null };

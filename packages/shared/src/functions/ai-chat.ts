@@ -31,6 +31,12 @@
  * Once `done` arrives, the prompt and the answer are also messages of the chat
  * (INSERT events on `chat:<chat_id>` for every member).
  *
+ * Every answer has a `Server-Timing` header (https://www.w3.org/TR/server-timing/):
+ * `auth`, `db`, `provider`, `settle`, `other` and `total` in milliseconds, each
+ * with a `desc`, phases without time left out; a streamed answer's header is
+ * sent before the stream (so it ends at the provider's answer headers); the
+ * whole split is `server_timing` (`AiServerTiming`) of the JSON answer and of `done`.
+ *
  * Amounts are integers: tokens, and micro-USD (1 USD = 1,000,000).
  */
 import { z } from 'zod';
@@ -141,6 +147,30 @@ export type AiChatStart = z.infer<typeof AiChatStart>;
 export const AiChatDelta = z.object({ text: z.string() });
 export type AiChatDelta = z.infer<typeof AiChatDelta>;
 
+/** Milliseconds measured in the function, 0.1 ms precision. */
+const Duration = z.number().nonnegative();
+
+/**
+ * Where the function's time went for this call (`server_timing` of the answer; the same phases, so far, in the
+ * `Server-Timing` header of every ai-chat answer, W3C Server Timing https://www.w3.org/TR/server-timing/). In
+ * milliseconds with 0.1 ms precision, measured in the function; the phases add up to `total_ms`.
+ */
+export const AiServerTiming = z.object({
+  /** Verifying the Clerk session token. */
+  auth_ms: Duration,
+  /** Database work before the provider call: the caller's reads (as the caller), settings, the rate limits and the reservation. */
+  db_ms: Duration,
+  /** Waiting for the provider: from the request to its last byte (a streamed answer's deltas are relayed meanwhile). */
+  provider_ms: Duration,
+  /** Database work after the answer, before this was sent: storing both messages, charging, the title. */
+  settle_ms: Duration,
+  /** The rest: the body, the context and its token count, the server-sent events, validating what is sent. */
+  other_ms: Duration,
+  /** From the request reaching the function to this answer (the JSON body, or the `done` event). */
+  total_ms: Duration,
+});
+export type AiServerTiming = z.infer<typeof AiServerTiming>;
+
 /** The complete answer: the JSON body of a non-streamed call, and the SSE `done` event. */
 export const AiChatResult = z.object({
   interaction_id: Uuid,
@@ -177,6 +207,8 @@ export const AiChatResult = z.object({
   time_to_first_token_ms: Millis.nullable(),
   /** Set when the first model failed before any output and `model` (the fallback) answered; null otherwise. */
   fallback_from: AiFallbackFrom.nullable(),
+  /** Where the function's time went (the overhead a proxy adds is `total_ms − provider_ms`). */
+  server_timing: AiServerTiming,
 });
 export type AiChatResult = z.infer<typeof AiChatResult>;
 
