@@ -10,6 +10,7 @@ const LABEL = {
   send_insert: 'send: `from(\'messages\').insert().select()`',
   send_bare: 'bare insert into `bench.messages_bare` (no RLS, triggers, FKs)',
   history: 'history page: `rpc(\'get_chat_history\').select(\'*, reactions, delivery\')`',
+  history_plain: 'history page without the computed fields: `rpc(\'get_chat_history\')`',
   inbox: 'inbox: `rpc(\'get_inbox\')`',
   search: 'search: `rpc(\'search_messages\')`',
   reaction: 'reaction: `rpc(\'add_reaction\')` / `rpc(\'remove_reaction\')`',
@@ -92,7 +93,8 @@ export function clientPathSections(r, table) {
         ])));
       out.push('');
       out.push(`Send through PostgREST: insert under RLS ÷ bare insert **${x.send_ratio_insert_to_bare.toFixed(2)}**, \`send_message\` ÷ bare insert **${x.send_ratio_rpc_to_bare.toFixed(2)}** (messages/s). ` +
-        (x.envelope ? `Envelope statements: ${x.envelope.mean_ms_per_request.toFixed(3)} ms per request.` : ''));
+        (x.envelope ? `Envelope statements: ${x.envelope.mean_ms_per_request.toFixed(3)} ms per request. ` : '') +
+        (x.wal_flushes ? `A write's commit also waits for its WAL flush, which no statement counts: ${x.wal_flushes.count} flushes, ${x.wal_flushes.mean_ms.toFixed(2)} ms each on average (\`pg_stat_wal\`).` : ''));
       out.push('');
     }
   }

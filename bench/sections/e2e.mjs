@@ -13,7 +13,8 @@
  *    same shape without RLS, triggers or foreign keys (as bench/sections/send.mjs
  *    has it): the end-to-end send ratio real / bare;
  *  - `history`: `rpc('get_chat_history', { p_chat_id, p_limit: 50 }).select('*, reactions, delivery')`,
- *    the latest page with the computed fields the app shows;
+ *    the latest page with the computed fields the app shows; `history_plain`:
+ *    the same page without them (what the computed fields cost);
  *  - `inbox`: `rpc('get_inbox')` (first page, the user's own chats);
  *  - `search`: `rpc('search_messages', { p_query })` with a word prefix taken
  *    from a message of the user's chat (so it matches);
@@ -57,7 +58,8 @@ const STATEMENT_OF = {
   send_rpc: /"public"\."send_message"/,
   send_insert: /INSERT INTO "public"\."messages"/i,
   send_bare: /INSERT INTO "bench"\."messages_bare"/i,
-  history: /"public"\."get_chat_history"/,
+  history: /"public"\."get_chat_history".*\b(reactions|delivery)\b/s,
+  history_plain: /"public"\."get_chat_history"/,
   inbox: /"public"\."get_inbox"/,
   search: /"public"\."search_messages"/,
   reaction: /"public"\."(add|remove)_reaction"/,
@@ -121,6 +123,7 @@ export async function benchE2e({ superuser, superuserUrl, url, quick, log }) {
       send_insert: (w, i) => clients[w].from('messages').insert(row(w, i)).select(),
       send_bare: (w, i) => clients[w].schema('bench').from('messages_bare').insert(row(w, i)).select(),
       history: (w) => clients[w].rpc('get_chat_history', { p_chat_id: workers[w].chat_id, p_limit: 50 }).select('*, reactions, delivery'),
+      history_plain: (w) => clients[w].rpc('get_chat_history', { p_chat_id: workers[w].chat_id, p_limit: 50 }),
       inbox: (w) => clients[w].rpc('get_inbox'),
       search: (w) => clients[w].rpc('search_messages', { p_query: workers[w].term }),
       reaction: (w, i) => clients[w].rpc(i % 2 ? 'remove_reaction' : 'add_reaction', { p_message_id: workers[w].message_id, p_emoji: '👍' }),
@@ -136,8 +139,8 @@ export async function benchE2e({ superuser, superuserUrl, url, quick, log }) {
     const searchHits = summarize(found);
     if (!searchHits.p50) throw new Error('e2e: the search terms match nothing');
 
-    const roundMs = quick ? 400 : 1200;
-    const rounds = quick ? 1 : 3;
+    const roundMs = quick ? 300 : 1000;
+    const rounds = quick ? 2 : 3;
     const warmupMs = quick ? 100 : 300;
     const results = [];
     for (const concurrency of E2E_CONCURRENCY) {
@@ -182,6 +185,8 @@ export async function benchE2e({ superuser, superuserUrl, url, quick, log }) {
         concurrency,
         ops: perOp,
         envelope,
+        other_statements: sql?.statements,
+        wal_flushes: sql ? { count: sql.wal_sync.syncs, mean_ms: round(sql.wal_sync.ms / (sql.wal_sync.syncs || 1)) } : null,
         send_ratio_insert_to_bare: round(tp.send_insert.rate / tp.send_bare.rate, 2),
         send_ratio_rpc_to_bare: round(tp.send_rpc.rate / tp.send_bare.rate, 2),
       };
@@ -204,6 +209,7 @@ export async function benchE2e({ superuser, superuserUrl, url, quick, log }) {
     };
   } finally {
     await path.stop();
+    await pgss?.stop().catch(() => {});
   }
 }
 
@@ -216,24 +222,44 @@ async function statementStats(sql) {
   const [{ libs }] = await sql`select current_setting('shared_preload_libraries') as libs`;
   if (!/pg_stat_statements/.test(libs)) return null;
   await sql`create extension if not exists pg_stat_statements with schema extensions`;
+  // WAL flush timing (pg_stat_wal.wal_sync_time): the commit of a write waits for it, outside any statement.
+  await sql`alter system set track_wal_io_timing = on`;
+  await sql`select pg_reload_conf()`;
+  const wal = async () => (await sql`select wal_sync::float8 as syncs, wal_sync_time::float8 as ms from pg_stat_wal`)[0];
+  let walBefore = await wal();
   return {
-    reset: () => sql`select extensions.pg_stat_statements_reset()`,
-    /** Per operation (and `envelope`): calls and total planning + execution ms of the statements PostgREST ran. */
+    async reset() {
+      await sql`select extensions.pg_stat_statements_reset()`;
+      walBefore = await wal();
+    },
+    /**
+     * Per operation (and `envelope`): calls and total planning + execution ms of the statements PostgREST ran;
+     * `statements`: the envelope's and any others, one by one; `wal_sync`: WAL flushes since the reset and their ms.
+     */
     async read() {
+      const walAfter = await wal();
       const rows = await sql`
         select query, calls::int as calls, total_exec_time + total_plan_time as ms
         from extensions.pg_stat_statements
-        where dbid = (select oid from pg_database where datname = current_database())`;
-      /** @type {Record<string, { calls: number, ms: number }>} */
-      const out = {};
+        where dbid = (select oid from pg_database where datname = current_database())
+          and query not like '%pg_stat_statements%'`;
+      /** @type {Record<string, any>} */
+      const out = { wal_sync: { syncs: walAfter.syncs - walBefore.syncs, ms: walAfter.ms - walBefore.ms } };
+      /** the envelope's and any other statements, for the results file */
+      const statements = [];
       for (const r of rows) {
         const op = OPS.find((n) => STATEMENT_OF[n].test(r.query)) ?? (ENVELOPE.test(r.query) ? 'envelope' : null);
+        if (op === 'envelope' || !op) statements.push({ query: r.query.replace(/\s+/g, ' ').slice(0, 160), calls: r.calls, mean_ms: round(r.ms / r.calls) });
         if (!op) continue;
         out[op] ??= { calls: 0, ms: 0 };
         out[op].calls += r.calls;
         out[op].ms += r.ms;
       }
-      return out;
+      return { ...out, statements };
+    },
+    stop: async () => {
+      await sql`alter system reset track_wal_io_timing`;
+      await sql`select pg_reload_conf()`;
     },
   };
 }
