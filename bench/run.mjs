@@ -7,6 +7,9 @@
  *   npm run bench -- --quick      small smoke run (50,000 messages, short loops)
  *   npm run bench -- --only send,history,inbox,plans,metering,ai
  *   npm run bench -- --out DIR    where to write (default bench/results, or bench/results/quick with --quick)
+ *   npm run bench -- --scale 10m  growth: the read and send figures at 1,000,000 and, after growing the same
+ *                                 database, at 10,000,000 messages (sections/growth.mjs; → bench/results/scale-10m;
+ *                                 sections named by --only run first, at 1,000,000)
  *
  * A throw-away PostgreSQL 17 (stack/runtime/db.mjs: platform bootstrap, migrations
  * by the Supabase CLI; no seed) on 127.0.0.1, the data set generated in SQL,
@@ -19,40 +22,47 @@ import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT, startDatabase } from '../stack/runtime/db.mjs';
-import { SIZES, generateDataset, sampleDataset } from './lib/dataset.mjs';
+import { SCALES, SIZES, generateDataset, sampleDataset } from './lib/dataset.mjs';
 import { pool } from './lib/db.mjs';
 import { machineInfo } from './lib/machine.mjs';
 import { summaryTable, writeResults } from './lib/report.mjs';
 import { benchAi } from './sections/ai.mjs';
 import { benchE2e } from './sections/e2e.mjs';
 import { benchMetering } from './sections/metering.mjs';
-import { benchHistory, benchInbox, explainPlans } from './sections/read.mjs';
+import { benchGrowth } from './sections/growth.mjs';
+import { benchHistory, benchInbox, benchSearch, explainPlans } from './sections/read.mjs';
 import { benchRealtime } from './sections/realtime.mjs';
 import { benchSend } from './sections/send.mjs';
 
-const ALL = ['history', 'inbox', 'plans', 'send', 'metering', 'ai', 'e2e', 'realtime'];
+const ALL = ['history', 'inbox', 'search', 'plans', 'send', 'metering', 'ai', 'e2e', 'realtime'];
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     out: { type: 'string' },
+    scale: { type: 'string' },
     // Also run peer gateways (Portkey) in the ai section: bench/lib/peers.mjs installs them outside the lockfile.
     peers: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (args.help) {
-  console.log('usage: npm run bench [-- --quick] [--only history,inbox,plans,send,metering,ai] [--out DIR] [--peers]');
+  console.log('usage: npm run bench [-- --quick] [--only history,inbox,search,plans,send,metering,ai] [--out DIR] [--scale 10m] [--peers]');
   process.exit(0);
 }
-const only = args.only ? args.only.split(',').map((s) => s.trim()) : ALL;
+if (args.scale && !SCALES[args.scale]) throw new Error(`unknown scale ${args.scale} (10m)`);
+const scale = args.scale ? SCALES[args.scale] : undefined;
+// With --scale, only the growth section runs unless --only names sections to run first.
+const only = args.only ? args.only.split(',').map((s) => s.trim()) : scale ? [] : ALL;
 for (const s of only) if (!ALL.includes(s)) throw new Error(`unknown section ${s} (one of ${ALL.join(', ')})`);
 const quick = args.quick;
-const outDir = path.resolve(args.out ?? path.join(ROOT, 'bench/results', quick ? 'quick' : ''));
-const size = quick ? SIZES.quick : SIZES.full;
+const outDir = path.resolve(args.out ?? path.join(ROOT, 'bench/results', quick ? 'quick' : '', scale ? `scale-${args.scale}` : ''));
+// Growth always starts from the full size (--quick only shortens its loops).
+const size = quick && !scale ? SIZES.quick : SIZES.full;
 
 // The whole run is bounded: every loop is bounded in count and time; this is the backstop.
-const HARD_LIMIT_MS = (quick ? 5 : 14) * 60_000;
+// Growth adds its two sets of figures and the generation (about 5 minutes at 10m on 2 cores).
+const HARD_LIMIT_MS = ((quick ? 5 : 14) + (scale ? (quick ? 12 : 20) : 0)) * 60_000;
 const watchdog = setTimeout(() => {
   console.error(`bench: exceeded ${HARD_LIMIT_MS / 60_000} minutes, aborting`);
   process.exit(1);
@@ -97,7 +107,8 @@ try {
   });
   // The per-user message limit (admin_config, default 300 a minute) would refuse the send section's
   // thousands of messages per user: raise it to its maximum, so the check still runs on every send.
-  await superuser`update public.admin_config set value = '1000000' where key = 'rate_limit.message_send.limit'`;
+  // The same for message search (60 a minute by default).
+  await superuser`update public.admin_config set value = '1000000' where key in ('rate_limit.message_send.limit', 'rate_limit.message_search.limit')`;
   const sample = await sampleDataset(superuser);
   results.dataset = { seconds: (performance.now() - tg) / 1000, steps, stats: sample.stats };
   results.history_samples = sample.history.length;
@@ -106,9 +117,10 @@ try {
   const ctx = { url: db.url, superuserUrl: db.superuserUrl, superuser, quick, users: size.users, log };
   if (only.includes('history')) results.history = await benchHistory({ ...ctx, samples: sample.history });
   if (only.includes('inbox')) results.inbox = await benchInbox(ctx);
+  if (only.includes('search')) results.search = await benchSearch(ctx);
   if (only.includes('plans')) {
     log('plans…');
-    results.plans = await explainPlans({ superuserUrl: db.superuserUrl, sample: sample.history[0] });
+    results.plans = await explainPlans({ superuserUrl: db.superuserUrl, sample: sample.history[0], terms: results.search?.terms });
   }
   if (only.includes('send')) results.send = await benchSend(ctx);
   if (only.includes('metering')) results.metering = await benchMetering(ctx);
@@ -123,6 +135,7 @@ try {
   }
   if (only.includes('e2e')) results.e2e = await benchE2e(ctx);
   if (only.includes('realtime')) results.realtime = await benchRealtime(ctx);
+  if (scale) results.growth = await benchGrowth(ctx, { from: size, to: scale, samples: sample.history, scale: args.scale });
 } finally {
   await superuser?.end().catch(() => {});
   await db?.stop().catch(() => {});

@@ -10,6 +10,13 @@
  * user") is in 200 chats: 120 direct and 80 groups. Read marks: most members
  * read up to a few messages from the end, 5 % never opened the chat.
  * Deterministic (setseed) so that runs compare.
+ *
+ * Growth (`npm run bench -- --scale 10m`, bench/sections/growth.mjs): the
+ * same generator adds on top of a generated database (`from` = its size):
+ * users, chats and messages beyond it, with the same shapes (new direct pairs
+ * skip pairs that already have a chat; user #1 joins no new chat, so the inbox
+ * stays 200 chats; the existing chats get no new messages, so history samples
+ * compare like with like), then VACUUM ANALYZE again.
  */
 
 /** Dataset sizes for a full and a quick run. */
@@ -18,22 +25,44 @@ export const SIZES = {
   quick: { users: 500, chats: 1000, messages: 50_000, inboxChats: 200 },
 };
 
+/**
+ * `--scale` targets: the full size grown tenfold (10m), and a small growth to
+ * test the code on a busy machine (2m, not documented in the usage line).
+ */
+export const SCALES = {
+  '10m': { users: 50_000, chats: 100_000, messages: 10_000_000, inboxChats: 200 },
+  '2m': { users: 10_000, chats: 20_000, messages: 2_000_000, inboxChats: 200 },
+};
+
+const NONE = { users: 0, chats: 0, messages: 0, inboxChats: 0 };
+
 /** Clerk-shaped id of bench user n (1-based): `user_bench` + 19 digits. */
 export const benchUserId = (n) => `user_bench${String(n).padStart(19, '0')}`;
 
 /**
- * Generates the dataset. `sql` must be a superuser connection (postgres.js, max 1).
+ * Generates the dataset, or with `from` (the size generated before) grows it
+ * to `size`: users from.users+1..size.users, size.chats − from.chats new chats
+ * holding size.messages − from.messages messages. `sql` must be a superuser
+ * connection (postgres.js, max 1).
  * @param {import('postgres').Sql} sql
  * @param {{ users: number, chats: number, messages: number, inboxChats: number }} size
  * @param {(step: string, seconds: number) => void} onStep
+ * @param {{ from?: { users: number, chats: number, messages: number } }} [opts]
  */
-export async function generateDataset(sql, size, onStep = () => {}) {
-  const { users, chats, messages, inboxChats } = size;
+export async function generateDataset(sql, size, onStep = () => {}, { from = NONE } = {}) {
+  const { users } = size;
+  const chats = size.chats - from.chats;
+  const messages = size.messages - from.messages;
+  if (users < from.users || chats < 1 || messages < chats) throw new Error('growth must add users, chats and messages');
   const directs = Math.round(chats * 0.6);
   const groups = chats - directs;
+  // Only the first generation places the inbox user: growth leaves their chats as they are.
+  const inboxChats = from.chats === 0 ? size.inboxChats : 0;
   const inboxDirects = Math.round(inboxChats * 0.6);
   const inboxGroups = inboxChats - inboxDirects;
   if (inboxDirects >= users || inboxGroups > groups) throw new Error('dataset too small for the inbox user');
+  const key = (a, b) => `least('user_bench' || lpad(${a}::text, 19, '0'), 'user_bench' || lpad(${b}::text, 19, '0'))
+             || ':' || greatest('user_bench' || lpad(${a}::text, 19, '0'), 'user_bench' || lpad(${b}::text, 19, '0'))`;
 
   const step = async (label, text) => {
     const t = performance.now();
@@ -41,24 +70,24 @@ export async function generateDataset(sql, size, onStep = () => {}) {
     onStep(label, (performance.now() - t) / 1000);
   };
 
-  await sql.unsafe(`set session_replication_role = replica; select setseed(0.4242);
-    set maintenance_work_mem = '256MB'; set work_mem = '64MB'`);
+  await sql.unsafe(`set session_replication_role = replica; select setseed(${from.chats === 0 ? 0.4242 : 0.4343});
+    set maintenance_work_mem = '1GB'; set work_mem = '64MB'`);
 
   await step('users', `
     insert into public.users (id, display_name, username, created_at, updated_at)
     select 'user_bench' || lpad(i::text, 19, '0'), 'Bench User ' || i, 'bench_' || i,
            now() - interval '400 days', now() - interval '400 days'
-    from generate_series(1, ${users}) i;
+    from generate_series(${from.users + 1}, ${users}) i;
     insert into public.user_accounts (user_id, email)
     select 'user_bench' || lpad(i::text, 19, '0'), 'bench' || i || '@example.com'
-    from generate_series(1, ${users}) i;`);
+    from generate_series(${from.users + 1}, ${users}) i;`);
 
   // Chat specs: n, kind, member numbers. Directs: user 1 with users 2..(inboxDirects+1),
   // then distinct random pairs. Groups: random members, user 1 added to the first inboxGroups.
   await step('chats', `
     create temp table spec (n int primary key, kind public.chat_kind, members int[], msgs int, id uuid default gen_random_uuid());
     insert into spec (n, kind, members)
-    select row_number() over (order by prio, rnd), 'direct', array[a, b]
+    select ${from.chats} + row_number() over (order by prio, rnd), 'direct', array[a, b]
     from (
       select distinct on (least(a, b), greatest(a, b)) a, b, prio, rnd
       from (
@@ -67,13 +96,13 @@ export async function generateDataset(sql, size, onStep = () => {}) {
         select 2 + floor(random() * ${users - 1})::int, 2 + floor(random() * ${users - 1})::int, 1, random()
         from generate_series(1, ${Math.ceil(directs * 1.3)})
       ) p
-      where a <> b
+      where a <> b and not exists (select 1 from public.chats c where c.direct_key = ${key('a', 'b')})
       order by least(a, b), greatest(a, b), prio
     ) d
     order by prio, rnd
     limit ${directs};
     insert into spec (n, kind, members)
-    select ${directs} + g, 'group',
+    select ${from.chats + directs} + g, 'group',
            (case when g <= ${inboxGroups} then array[1] else '{}'::int[] end) ||
            array(select distinct 2 + floor(random() * ${users - 1})::int
                  from generate_series(1, 2 + floor(random() * 18)::int + g * 0))
@@ -87,11 +116,7 @@ export async function generateDataset(sql, size, onStep = () => {}) {
     select s.id, s.kind,
            case when s.kind = 'group' then 'Bench group ' || s.n end,
            'user_bench' || lpad(s.members[1]::text, 19, '0'),
-           case when s.kind = 'direct' then
-             least('user_bench' || lpad(s.members[1]::text, 19, '0'), 'user_bench' || lpad(s.members[2]::text, 19, '0'))
-             || ':' ||
-             greatest('user_bench' || lpad(s.members[1]::text, 19, '0'), 'user_bench' || lpad(s.members[2]::text, 19, '0'))
-           end,
+           case when s.kind = 'direct' then ${key('s.members[1]', 's.members[2]')} end,
            now() - interval '366 days', now() - interval '366 days'
     from spec s;
     insert into public.chat_members (chat_id, user_id, role, joined_at)
@@ -100,7 +125,18 @@ export async function generateDataset(sql, size, onStep = () => {}) {
            now() - interval '366 days'
     from spec s cross join lateral unnest(s.members) with ordinality m(u, ord);`);
 
+  // Bulk load (https://www.postgresql.org/docs/current/populate.html#POPULATE-RM-INDEXES): the
+  // indexes of messages that back no constraint (history, search, BRIN, partial foreign-key ones) are
+  // dropped before the insert and created again after it from their own definitions (pg_indexes):
+  // the same indexes, built once instead of maintained row by row (the GIN indexes of message search
+  // would dominate the generation otherwise).
+  const indexes = await sql`
+    select format('drop index %I.%I', i.schemaname, i.indexname) as drop, i.indexdef as create
+    from pg_indexes i
+    where i.schemaname = 'public' and i.tablename = 'messages'
+      and not exists (select 1 from pg_constraint c where c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass)`;
   await step('messages', `
+    ${indexes.map((i) => `${i.drop};`).join('\n    ')}
     insert into public.messages (chat_id, sender_id, kind, content, created_at, deleted_at)
     select s.id,
            'user_bench' || lpad(s.members[1 + floor(random() * cardinality(s.members))::int]::text, 19, '0'),
@@ -113,6 +149,7 @@ export async function generateDataset(sql, size, onStep = () => {}) {
       select now() - interval '365 days' * random() - interval '1 minute' as at, random() < 0.01 as del
       from generate_series(1, s.msgs)
     ) r;`);
+  await step('indexes', indexes.map((i) => `${i.create};`).join('\n'));
 
   await step('derived columns', `
     update public.chats c set last_message_at = l.created_at, last_message_id = l.id
@@ -125,7 +162,7 @@ export async function generateDataset(sql, size, onStep = () => {}) {
     update public.chat_members cm set last_read_message_id = l.id, last_read_at = l.created_at
     from (
       select cm2.chat_id, cm2.user_id, floor(power(random(), 3) * 40)::int as k, random() < 0.05 as never
-      from public.chat_members cm2
+      from public.chat_members cm2 join spec s on s.id = cm2.chat_id
       where cm2.user_id like 'user_bench%'
     ) p
     cross join lateral (

@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { clientPathRows, clientPathSections } from './e2e-report.mjs';
+import { growthRows, growthSections } from './growth-report.mjs';
 import { groupedBars, latencyBars } from './svg.mjs';
 
 export const GOALS = {
@@ -12,6 +13,8 @@ export const GOALS = {
   history_p50_max_ms: 2,
   inbox_p50_max_ms: 10,
   ai_overhead_median_max_ms: 10,
+  growth_read_ratio_max: 1.2,
+  growth_send_ratio_min: 0.9,
 };
 
 const yes = (ok) => (ok ? '✅ yes' : '❌ no');
@@ -107,6 +110,7 @@ export function summaryRows(r) {
     }
   }
   rows.push(...clientPathRows(r));
+  rows.push(...growthRows(r));
   return rows;
 }
 
@@ -122,6 +126,29 @@ export function summaryTable(r) {
 
 function machineLine(m) {
   return `${m.cpu_model}, ${m.cores} cores, ${m.memory_gib} GiB; ${m.os}; Node ${m.node}; ${m.postgres}`;
+}
+
+/** Query plans (bench/sections/read.mjs explainPlans) as markdown lines. */
+export function renderPlans(plans) {
+  const out = [];
+  out.push('`explain (analyze, buffers)` as `authenticated` with the member\'s claims set, after two warm-up executions (as on a pooled connection). For the RPCs, the statements they run are shown too (auto_explain with nested statements).');
+  out.push('');
+  for (const [name, p] of Object.entries(plans)) {
+    out.push(`### ${name}`);
+    out.push('');
+    out.push('```');
+    out.push(p.statement);
+    out.push('');
+    out.push(p.top);
+    for (const n of p.nested) {
+      out.push('');
+      out.push('-- inside the function:');
+      out.push(n.trim());
+    }
+    out.push('```');
+    out.push('');
+  }
+  return out;
 }
 
 /** The whole report. */
@@ -249,27 +276,12 @@ export function renderReport(r) {
   }
 
   out.push(...clientPathSections(r, table));
+  out.push(...growthSections(r, table));
 
   if (r.plans) {
     out.push('## Query plans');
     out.push('');
-    out.push('`explain (analyze, buffers)` as `authenticated` with the member\'s claims set, after two warm-up executions (as on a pooled connection). For the RPCs, the statements they run are shown too (auto_explain with nested statements).');
-    out.push('');
-    for (const [name, p] of Object.entries(r.plans)) {
-      out.push(`### ${name}`);
-      out.push('');
-      out.push('```');
-      out.push(p.statement);
-      out.push('');
-      out.push(p.top);
-      for (const n of p.nested) {
-        out.push('');
-        out.push('-- inside the function:');
-        out.push(n.trim());
-      }
-      out.push('```');
-      out.push('');
-    }
+    out.push(...renderPlans(r.plans));
   }
 
   if (r.notes?.length) {

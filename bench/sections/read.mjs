@@ -15,6 +15,18 @@
  * Inbox: get_inbox() (first page, 50 chats) for the user in 200 chats, against
  * the baseline of the bare chat list (the same 50 chats in the same order, no
  * last message, peer or unread counts), as the owner.
+ *
+ * Search: `search_messages(term)` (first page, 20 rows, all of the caller's
+ * chats) for the user in 200 chats, as `authenticated` (RLS) against the
+ * identical call as the table owner (RLS off; the function still names the
+ * caller's chats). Two terms picked from the data (searchTerms): a common one,
+ * a one-letter prefix as typed in a search box (every term is a prefix match),
+ * found in several % of the user's messages; and a rare one, ten characters
+ * of one message's word, found once. The message search rate limit is raised
+ * to its maximum by the run, so the check still runs on every call.
+ *
+ * Growth (bench/sections/growth.mjs) calls these with fewer iterations
+ * (`iterations`, `maxMs`) at both sizes.
  */
 import { benchUserId } from '../lib/dataset.mjs';
 import { asUser, ownerRequest, pool, withUser } from '../lib/db.mjs';
@@ -43,6 +55,34 @@ const INBOX_BASELINE = (tx, sub) => tx`
   order by coalesce(c.last_message_at, c.created_at) desc, c.id desc
   limit 50`;
 
+const SEARCH = (tx, term) => tx`select * from public.search_messages(${term})`;
+
+/**
+ * The search terms (see the header), picked from the inbox user's messages,
+ * with how many of the user's messages and of all messages each matches.
+ * @param {import('postgres').Sql} sql owner or superuser connection
+ * @returns {Promise<Record<'common' | 'rare', { term: string, user_hits: number, table_hits: number }>>}
+ */
+export async function searchTerms(sql) {
+  const sub = benchUserId(1);
+  // A word of 32 characters (an md5) of one of the user's messages: its first 10 characters match it alone.
+  const [{ rare }] = await sql`
+    select left(split_part(m.content, ' ', 2), 10) as rare
+    from public.chat_members cm join public.messages m on m.chat_id = cm.chat_id
+    where cm.user_id = ${sub} and m.deleted_at is null and char_length(split_part(m.content, ' ', 2)) = 32
+    order by m.id limit 1`;
+  const out = {};
+  for (const [name, term] of [['common', 'c'], ['rare', rare]]) {
+    const [c] = await sql`
+      select count(*) filter (where m.chat_id in (select chat_id from public.chat_members where user_id = ${sub}))::int as user_hits,
+             count(*)::int as table_hits
+      from public.messages m
+      where m.deleted_at is null and to_tsvector('simple'::regconfig, m.content) @@ private.prefix_tsquery(${term})`;
+    out[name] = { term, ...c };
+  }
+  return /** @type {any} */ (out);
+}
+
 /** Runs `query` in a request and returns { statement, request } ms, checking the row count. */
 function measured(run, query, expectRows) {
   return async () => {
@@ -61,10 +101,9 @@ function measured(run, query, expectRows) {
 /**
  * @param {{ url: string, samples: any[], quick: boolean, log: (s: string) => void }} ctx
  */
-export async function benchHistory({ url, samples, quick, log }) {
+export async function benchHistory({ url, samples, quick, log, iterations = quick ? 150 : 1500, maxMs = quick ? 10_000 : 45_000 }) {
   const auth = pool(withUser(url, 'authenticator'), 1);
   const owner = pool(url, 1);
-  const iterations = quick ? 150 : 1500;
   try {
     const pick = (i) => samples[i % samples.length];
     const asMember = (s, method) => (fn) => asUser(auth, s.user_id, fn, { method, path: method === 'GET' ? '/rest/v1/messages' : '/rest/v1/rpc/get_chat_history' });
@@ -84,7 +123,7 @@ export async function benchHistory({ url, samples, quick, log }) {
         variants: { rls: v(asMember, method, q), owner: v(asOwner, method, q) },
         iterations,
         warmup: 20,
-        maxMs: quick ? 10_000 : 45_000,
+        maxMs,
       });
       out[name] = {
         rls: r.rls,
@@ -103,7 +142,7 @@ export async function benchHistory({ url, samples, quick, log }) {
 /**
  * @param {{ url: string, quick: boolean, log: (s: string) => void }} ctx
  */
-export async function benchInbox({ url, quick, log }) {
+export async function benchInbox({ url, quick, log, iterations = quick ? 100 : 1000, maxMs = quick ? 10_000 : 45_000 }) {
   const auth = pool(withUser(url, 'authenticator'), 1);
   const owner = pool(url, 1);
   const sub = benchUserId(1);
@@ -113,9 +152,9 @@ export async function benchInbox({ url, quick, log }) {
         inbox: measured((fn) => asUser(auth, sub, fn, { path: '/rest/v1/rpc/get_inbox' }), INBOX, 50),
         baseline: measured((fn) => ownerRequest(owner, sub, fn), (tx) => INBOX_BASELINE(tx, sub), 50),
       },
-      iterations: quick ? 100 : 1000,
+      iterations,
       warmup: 20,
-      maxMs: quick ? 10_000 : 45_000,
+      maxMs,
     });
     // Same order as the inbox? (the baseline must list the same chats)
     const [a, b] = await Promise.all([
@@ -133,13 +172,45 @@ export async function benchInbox({ url, quick, log }) {
 }
 
 /**
+ * @param {{ url: string, superuser: import('postgres').Sql, quick: boolean, log: (s: string) => void, terms?: Awaited<ReturnType<typeof searchTerms>>, iterations?: number, maxMs?: number }} ctx
+ */
+export async function benchSearch({ url, superuser, quick, log, terms, iterations = quick ? 100 : 600, maxMs = quick ? 10_000 : 30_000 }) {
+  const auth = pool(withUser(url, 'authenticator'), 1);
+  const owner = pool(url, 1);
+  const sub = benchUserId(1);
+  terms ??= await searchTerms(superuser);
+  try {
+    const out = { terms };
+    for (const [name, t] of Object.entries(terms)) {
+      const rows = Math.min(20, t.user_hits);
+      const q = (tx) => SEARCH(tx, t.term);
+      const r = await interleavedLatency({
+        variants: {
+          rls: measured((fn) => asUser(auth, sub, fn, { path: '/rest/v1/rpc/search_messages' }), q, rows),
+          owner: measured((fn) => ownerRequest(owner, sub, fn), q, rows),
+        },
+        iterations,
+        warmup: 10,
+        maxMs,
+      });
+      out[name] = { rls: r.rls, owner: r.owner, ratio_p50: round(r.rls.statement.p50 / r.owner.statement.p50), ratio_p95: round(r.rls.statement.p95 / r.owner.statement.p95) };
+      log(`search ${name} ("${t.term}", ${t.user_hits} of the user's messages): rls p50 ${r.rls.statement.p50} ms p95 ${r.rls.statement.p95} ms; owner p50 ${r.owner.statement.p50} ms; ratio ${out[name].ratio_p50}`);
+    }
+    return out;
+  } finally {
+    await Promise.all([auth.end(), owner.end()]);
+  }
+}
+
+/**
  * Plans (explain analyze, buffers) of the history and inbox statements as
  * `authenticated` with the claims set, including the statements run inside
  * the RPCs (auto_explain with nested statements, reported at NOTICE level on
  * a superuser session that switches role exactly as the request does).
- * @param {{ superuserUrl: string, sample: any }} ctx
+ * With `terms` (searchTerms), the searches too.
+ * @param {{ superuserUrl: string, sample: any, terms?: Awaited<ReturnType<typeof searchTerms>> }} ctx
  */
-export async function explainPlans({ superuserUrl, sample }) {
+export async function explainPlans({ superuserUrl, sample, terms }) {
   const notices = [];
   const sql = pool(superuserUrl, 1, { onnotice: (n) => notices.push(n.message) });
   const sub = benchUserId(1);
@@ -187,6 +258,9 @@ export async function explainPlans({ superuserUrl, sample }) {
       'select * from public.messages where chat_id = $1 and (created_at < $2 or (created_at = $2 and id < $3)) order by created_at desc, id desc limit 50',
       [s.chat_id, s.before_created_at, s.before_id]);
     await explain('inbox', sub, 'select * from public.get_inbox()', []);
+    for (const [name, t] of Object.entries(terms ?? {})) {
+      await explain(`search_${name}`, sub, 'select * from public.search_messages($1)', [t.term]);
+    }
     return plans;
   } finally {
     await sql.end();

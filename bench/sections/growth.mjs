@@ -1,0 +1,144 @@
+/**
+ * Growth (`npm run bench -- --scale 10m`): the read and write figures at the
+ * full size (1,000,000 messages, 10,000 chats, 5,000 users) and again after
+ * the same database has grown tenfold (10,000,000 messages, 100,000 chats,
+ * 50,000 users), in one run on one machine.
+ *
+ * Method: the run generates the full data set as always; this section
+ * measures (1) history pages (bench/sections/read.mjs: latest 50 and the 50
+ * before a cursor, RPC and table select, RLS against the owner), the inbox of
+ * the user in 200 chats, message search for that user (a common and a rare
+ * term) and send throughput (bench/sections/send.mjs at 1, 8 and 32
+ * connections); then (2) grows the database in SQL with triggers off
+ * (bench/lib/dataset.mjs, `from` = the full size; VACUUM ANALYZE after), and
+ * (3) measures the same figures again, with the same history samples (the
+ * existing chats get no new messages, so each page is the same page of the
+ * same chat), the same inbox user (still 200 chats) and the same search
+ * terms; then `explain (analyze, buffers)` of history, inbox and search at the
+ * grown size.
+ *
+ * Figures: each p50 at both sizes and the ratio grown / full, goal ≤ 1.2 for
+ * reads (the cost is O(log n) in the table size, not O(n)); send throughput
+ * (`insert_rls` messages/s) at both sizes, goal ratio ≥ 0.9, reported both
+ * raw and normalised by the bare insert in the same request envelope measured
+ * interleaved with it (a table that does not grow: the normalised ratio
+ * cancels the drift of a shared machine between the two measurements, which
+ * are minutes apart and cannot be interleaved). A trivial request (`select 1`
+ * in the same envelope) measured at both sizes shows that drift for the reads.
+ *
+ * Bounded: every measurement loop stops at a count and a time; generation is
+ * one SQL statement per step.
+ */
+import os from 'node:os';
+import { generateDataset } from '../lib/dataset.mjs';
+import { asUser, pool, withUser } from '../lib/db.mjs';
+import { interleavedLatency, round } from '../lib/measure.mjs';
+import { benchHistory, benchInbox, benchSearch, explainPlans, searchTerms } from './read.mjs';
+import { benchSend } from './send.mjs';
+
+/** The trivial request: the envelope's and the round trip's cost alone, as a drift gauge. */
+async function floor({ url, samples, iterations, maxMs }) {
+  const auth = pool(withUser(url, 'authenticator'), 1);
+  try {
+    const r = await interleavedLatency({
+      variants: {
+        floor: async (i) => {
+          let statement = 0;
+          await asUser(auth, samples[i % samples.length].user_id, async (tx) => {
+            const t = performance.now();
+            await tx`select 1`;
+            statement = performance.now() - t;
+          });
+          return statement;
+        },
+      },
+      iterations,
+      warmup: 20,
+      maxMs,
+    });
+    return r.floor.statement;
+  } finally {
+    await auth.end();
+  }
+}
+
+/** One set of figures at the current size. */
+async function measureAt(ctx, label, { samples, terms, users }) {
+  const { quick, log } = ctx;
+  const loops = { iterations: quick ? 100 : 500, maxMs: quick ? 8_000 : 20_000 };
+  log(`growth: measuring at ${label}…`);
+  const load = os.loadavg().map((x) => round(x, 2));
+  const floorR = await floor({ ...ctx, samples, ...loops });
+  const history = await benchHistory({ ...ctx, samples, ...loops });
+  const inbox = await benchInbox({ ...ctx, ...loops });
+  const search = await benchSearch({ ...ctx, terms, ...loops });
+  const send = await benchSend({ ...ctx, users });
+  return { label, load_average: load, floor: floorR, history, inbox, search, send };
+}
+
+const ratio = (a, b) => round(a / b);
+
+/**
+ * @param {{ url: string, superuserUrl: string, superuser: import('postgres').Sql, quick: boolean, log: (s: string) => void }} ctx
+ * @param {{ from: { users: number, chats: number, messages: number, inboxChats: number }, to: { users: number, chats: number, messages: number, inboxChats: number }, samples: any[], scale: string }} o
+ */
+export async function benchGrowth(ctx, { from, to, samples, scale }) {
+  const { superuser, log } = ctx;
+  const terms = await searchTerms(superuser);
+  const before = await measureAt(ctx, `${from.messages.toLocaleString('en-US')} messages`, { samples, terms, users: from.users });
+
+  log(`growth: growing to ${to.messages.toLocaleString('en-US')} messages in ${to.chats.toLocaleString('en-US')} chats among ${to.users.toLocaleString('en-US')} users…`);
+  const steps = {};
+  const t0 = performance.now();
+  await generateDataset(superuser, to, (step, sec) => {
+    steps[step] = round(sec, 1);
+    log(`  ${step}: ${sec.toFixed(1)}s`);
+  }, { from });
+  const generation = { seconds: round((performance.now() - t0) / 1000, 1), steps };
+  const [stats] = await superuser`
+    select (select count(*) from public.users)::int as users, (select count(*) from public.chats)::int as chats,
+           (select count(*) from public.chat_members)::int as memberships, (select count(*) from public.messages)::int as messages,
+           pg_size_pretty(pg_total_relation_size('public.messages')) as messages_size,
+           pg_size_pretty(pg_database_size(current_database())) as database_size`;
+  // The terms' frequencies at the grown size (same terms).
+  const grownTerms = await searchTerms(superuser);
+  for (const k of Object.keys(terms)) grownTerms[k] = { ...grownTerms[k], term: terms[k].term };
+  log(`growth: grown in ${generation.seconds}s: ${JSON.stringify(stats)}`);
+
+  const after = await measureAt(ctx, `${to.messages.toLocaleString('en-US')} messages`, { samples, terms, users: to.users });
+  log('growth: plans at the grown size…');
+  const plans = await explainPlans({ superuserUrl: ctx.superuserUrl, sample: samples[0], terms });
+
+  const reads = {};
+  for (const k of Object.keys(before.history)) {
+    reads[`history_${k}`] = { from: before.history[k].rls.statement.p50, to: after.history[k].rls.statement.p50 };
+  }
+  reads.inbox = { from: before.inbox.inbox.statement.p50, to: after.inbox.inbox.statement.p50 };
+  for (const k of Object.keys(terms)) reads[`search_${k}`] = { from: before.search[k].rls.statement.p50, to: after.search[k].rls.statement.p50 };
+  for (const v of Object.values(reads)) v.ratio = ratio(v.to, v.from);
+  const send = before.send.results.map((b, i) => {
+    const a = after.send.results[i];
+    return {
+      concurrency: b.concurrency,
+      from: b.rates.insert_rls,
+      to: a.rates.insert_rls,
+      ratio: ratio(a.rates.insert_rls, b.rates.insert_rls),
+      ratio_normalised: ratio(a.ratio_insert_rls_vs_bare_request, b.ratio_insert_rls_vs_bare_request),
+    };
+  });
+  const floorRatio = ratio(after.floor.p50, before.floor.p50);
+  log(`growth: reads p50 ${to.messages}/${from.messages}: ${Object.entries(reads).map(([k, v]) => `${k} ${v.ratio}`).join(', ')}; floor ${floorRatio}`);
+  log(`growth: send ${send.map((s) => `c=${s.concurrency} ${s.ratio} (normalised ${s.ratio_normalised})`).join(', ')}`);
+  return {
+    scale,
+    from: { ...from, terms },
+    to: { ...to, stats, terms: grownTerms },
+    generation,
+    before,
+    after,
+    reads,
+    send,
+    floor_ratio: floorRatio,
+    plans,
+  };
+}
