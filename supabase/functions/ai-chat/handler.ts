@@ -151,15 +151,13 @@ async function answer(req: Request, { env, requestId, log }: FunctionContext<Env
     Promise.all([
       settings(env.SUPABASE_DB_URL),
       db.asUser(user.claims, async (tx) => {
-        // Sent together (postgres.js pipelines the queries of one transaction); each reads under RLS, so an
-        // invisible chat has no setting and no last prompt.
-        const [c, [setting], last] = await Promise.all([
-          loadConversation(tx, user.id, body),
-          // A group or direct chat may have turned the assistant off (chat_ai_settings, 20261202120300_chat_assistant.sql).
-          tx<{ assistant_enabled: boolean }[]>`select assistant_enabled from public.chat_ai_settings where chat_id = ${body.chat_id}`,
-          body.regenerate ? lastPrompt(tx, body.chat_id, user.id) : null,
-        ]);
-        return { ...c, assistantOff: setting?.assistant_enabled === false && c.chat?.kind !== 'assistant', last };
+        const c = await loadConversation(tx, user.id, body);
+        return {
+          ...c,
+          // A group or direct chat may have turned the assistant off (chat_ai_settings).
+          assistantOff: c.assistantEnabled === false && c.chat?.kind !== 'assistant',
+          last: body.regenerate && c.chat ? await lastPrompt(tx, body.chat_id, user.id) : null,
+        };
       }, { readOnly: true }),
     ])
   );

@@ -40,6 +40,11 @@ void conversationChecks;
 
 export interface Conversation {
   chat: { id: string; kind: Enums<'chat_kind'> } | null;
+  /**
+   * chat_ai_settings.assistant_enabled of the chat (20261202120300_chat_assistant.sql): false when its members turned
+   * the assistant off, null when they never changed the default (on).
+   */
+  assistantEnabled: boolean | null;
   model: ModelRow | null;
   callerName: string;
   history: HistoryMessage[];
@@ -48,17 +53,21 @@ export interface Conversation {
 /**
  * As the caller: what they may see of the chat and the models (nothing when
  * not a member). One statement, private.ai_chat_conversation (security
- * invoker: the same four reads under RLS, with plans cached per connection).
+ * invoker: the same four reads under RLS, with plans cached per connection)
+ * and the chat's assistant setting beside it (every parameterised statement
+ * costs two round trips with `prepare: false`, _shared/db.ts).
  */
 export async function loadConversation(tx: Tx, userId: string, body: Pick<AiChatRequest, 'chat_id' | 'model'>): Promise<Conversation> {
   // One row; every column null when the chat does not exist or is not visible to the caller.
-  const [row] = await tx<{ [K in keyof Conversed]: Conversed[K] | null }[]>`
-    select * from ${privateCall(tx, 'ai_chat_conversation', {
+  const [row] = await tx<({ [K in keyof Conversed]: Conversed[K] | null } & { assistant_enabled: boolean | null })[]>`
+    select c.*, (select s.assistant_enabled from public.chat_ai_settings s where s.chat_id = c.chat_id) as assistant_enabled
+    from ${privateCall(tx, 'ai_chat_conversation', {
       p_chat_id: body.chat_id, p_model_id: body.model || null, p_user_id: userId, p_history_limit: MAX_HISTORY_MESSAGES,
-    })}`;
-  if (!row?.chat_id || !row.chat_kind) return { chat: null, model: null, callerName: '', history: [] };
+    })} c`;
+  if (!row?.chat_id || !row.chat_kind) return { chat: null, assistantEnabled: null, model: null, callerName: '', history: [] };
   return {
     chat: { id: row.chat_id, kind: row.chat_kind },
+    assistantEnabled: row.assistant_enabled,
     model: row.model === null ? null : ModelRow.parse(row.model),
     callerName: row.caller_name ?? '',
     history: z.array(HistoryRow).parse(row.history ?? []),
