@@ -5,11 +5,11 @@
  * an assistant conversation through supabase-js.
  */
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { clientAs } from '../helpers/client.js';
-import { closeDb, owner } from '../helpers/db.js';
+import { owner } from '../helpers/db.js';
 import {
-  type AiStack,
+  aiStackForFile,
   aiUser,
   assistantChat,
   caller,
@@ -19,22 +19,10 @@ import {
   messagesOf,
   modelRow,
   sseEvents,
-  startAiStack,
   wallet,
 } from '../ai/helpers.js';
 
-let stack: AiStack;
-beforeAll(async () => {
-  stack = await startAiStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-  await closeDb();
-});
-beforeEach(() => {
-  stack.openai.reset();
-  stack.deepseek.reset();
-});
+const stack = aiStackForFile();
 
 const LONG = Array.from({ length: 120 }, (_, i) => `word${i}`).join(' ');
 

@@ -10,11 +10,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AiChatResult, AiChatStart } from '@chat-with-me/shared';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { countChatTokens } from '../../stack/standins/openai.mjs';
-import { asUser, closeDb, owner } from '../helpers/db.js';
+import { asUser, owner } from '../helpers/db.js';
 import {
-  type AiStack,
+  aiStackForFile,
   aiUser,
   assistantChat,
   caller,
@@ -22,7 +22,6 @@ import {
   interactionsOf,
   modelRow,
   sseEvents,
-  startAiStack,
   wallet,
 } from '../ai/helpers.js';
 
@@ -31,7 +30,6 @@ const tag = randomUUID().slice(0, 8);
 const OPENAI = `fb-openai-${tag}`;
 const DEEPSEEK = `fb-deepseek-${tag}`;
 
-let stack: AiStack;
 beforeAll(async () => {
   await owner()`
     insert into public.ai_models (id, provider, display_name, input_micro_usd_per_mtok, cached_input_micro_usd_per_mtok,
@@ -41,16 +39,8 @@ beforeAll(async () => {
   await owner()`
     insert into public.ai_model_fallbacks (model_id, fallback_model_id)
     values (${OPENAI}, ${DEEPSEEK}), (${DEEPSEEK}, ${OPENAI})`;
-  stack = await startAiStack();
 });
-afterAll(async () => {
-  await stack?.stop();
-  await closeDb();
-});
-beforeEach(() => {
-  stack.openai.reset();
-  stack.deepseek.reset();
-});
+const stack = aiStackForFile();
 
 const unavailable = { error: { status: 503, message: 'The engine is currently overloaded.', type: 'server_error' } };
 

@@ -5,22 +5,12 @@
  * and admins turn it off (public.set_chat_assistant), then calls are refused.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { clientAs } from '../helpers/client.js';
-import { asUser, closeDb } from '../helpers/db.js';
-import { type AiStack, aiUser, caller, expectedCost, interactionsOf, modelRow, startAiStack, wallet } from '../ai/helpers.js';
+import { asUser } from '../helpers/db.js';
+import { aiStackForFile, aiUser, caller, expectedCost, interactionsOf, modelRow, wallet } from '../ai/helpers.js';
 
-let stack: AiStack;
-beforeAll(async () => {
-  stack = await startAiStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-  await closeDb();
-});
-beforeEach(() => {
-  stack.openai.reset();
-});
+const stack = aiStackForFile();
 
 async function group(ownerId: string, members: string[]): Promise<string> {
   const [g] = await asUser(ownerId, (tx) => tx`select id from public.create_group_chat(${'Team ' + randomUUID().slice(0, 6)}, ${members})`);

@@ -12,7 +12,6 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import path from 'node:path';
 import { AiChatRequest, openApiDocument } from '@chat-with-me/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { functionsFolder } from '../ai/helpers.js';
 import { startTestFunctions, type TestFunctions } from '../helpers/functions.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -65,16 +64,10 @@ describe('the OpenAPI document', () => {
 
 describe('the api-docs function', () => {
   let fns: TestFunctions;
-  let cleanup: () => Promise<void>;
   beforeAll(async () => {
-    const folder = await functionsFolder(['api-docs']);
-    cleanup = folder.cleanup;
-    fns = await startTestFunctions({ functionsDir: folder.dir, env: {} });
+    fns = await startTestFunctions({ only: ['api-docs'], env: {} });
   });
-  afterAll(async () => {
-    await fns?.stop();
-    await cleanup?.();
-  });
+  afterAll(() => fns?.stop());
 
   it('serves the same document, to anyone', async () => {
     const res = await fetch(`${fns.url}/api-docs`);

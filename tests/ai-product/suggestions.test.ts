@@ -6,43 +6,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AiSuggestResult } from '@chat-with-me/shared';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startOpenAIStandin } from '../../stack/standins/openai.mjs';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { sessionToken } from '../helpers/clerk.js';
-import { asUser, closeDb, owner } from '../helpers/db.js';
-import { startTestFunctions, type TestFunctions } from '../helpers/functions.js';
-import { aiUser, assistantChat, DEEPSEEK_KEY, expectedCost, functionsFolder, interactionsOf, modelRow, OPENAI_KEY, type Standin, wallet } from '../ai/helpers.js';
+import { asUser, owner } from '../helpers/db.js';
+import { aiStackForFile, aiUser, assistantChat, expectedCost, interactionsOf, modelRow, wallet } from '../ai/helpers.js';
 
-let fns: TestFunctions;
-let openai: Standin;
-let deepseek: Standin;
-let cleanup: () => Promise<void>;
-
-beforeAll(async () => {
-  openai = await startOpenAIStandin({ apiKey: OPENAI_KEY });
-  deepseek = await startOpenAIStandin({ flavor: 'deepseek', apiKey: DEEPSEEK_KEY });
-  const folder = await functionsFolder(['ai-chat', 'ai-suggest']);
-  cleanup = folder.cleanup;
-  fns = await startTestFunctions({
-    functionsDir: folder.dir,
-    env: { OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: openai.url, DEEPSEEK_API_KEY: DEEPSEEK_KEY, DEEPSEEK_BASE_URL: deepseek.url },
-  });
-});
-afterAll(async () => {
-  await fns?.stop();
-  await Promise.all([openai?.stop(), deepseek?.stop()]);
-  await cleanup?.();
-  await closeDb();
-});
+const stack = aiStackForFile({}, ['ai-chat', 'ai-suggest']);
 beforeEach(() => {
-  openai.reset();
-  deepseek.reset();
-  openai.behave({ reply: JSON.stringify({ suggestions: ['Sounds good!', 'What time?', 'I cannot make it, sorry.', 'extra one'] }) });
+  stack.openai.behave({ reply: JSON.stringify({ suggestions: ['Sounds good!', 'What time?', 'I cannot make it, sorry.', 'extra one'] }) });
 });
 
 async function suggest(userId: string, body: unknown): Promise<Response> {
-  const token = await sessionToken(fns.clerk, userId, { expiresIn: 600 });
-  return fetch(`${fns.url}/ai-suggest`, {
+  const token = await sessionToken(stack.fns.clerk, userId, { expiresIn: 600 });
+  return fetch(`${stack.fns.url}/ai-suggest`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -71,7 +47,7 @@ describe('ai-suggest', () => {
     expect(first.last_message_id).toBe(last!.id);
 
     // The model saw the chat's messages with their authors, and the JSON instruction.
-    const sent = openai.requests[0]!.body;
+    const sent = stack.openai.requests[0]!.body;
     expect(sent.response_format).toEqual({ type: 'json_object' });
     const contents = sent.messages.map((m: { content: string }) => m.content);
     expect(contents).toContain('Alice: Picnic on Saturday?');
@@ -90,7 +66,7 @@ describe('ai-suggest', () => {
     // Same context again: from the cache, not charged, no provider call.
     const again = AiSuggestResult.parse(await (await suggest(alice, { chat_id: chat })).json());
     expect(again).toMatchObject({ cached: true, charged_micro_usd: 0, usage: null, suggestions: first.suggestions, interaction_id: first.interaction_id });
-    expect(openai.requests).toHaveLength(1);
+    expect(stack.openai.requests).toHaveLength(1);
     expect(await wallet(alice)).toEqual({ balance: before.balance - cost, held: 0 });
 
     // A new message is a new context: charged again.
@@ -98,13 +74,13 @@ describe('ai-suggest', () => {
     const third = AiSuggestResult.parse(await (await suggest(alice, { chat_id: chat })).json());
     expect(third.cached).toBe(false);
     expect(third.charged_micro_usd).toBeGreaterThan(0);
-    expect(openai.requests).toHaveLength(2);
+    expect(stack.openai.requests).toHaveLength(2);
 
     // The cache is the caller's own: Bob asking for the same context pays for his (and has no credits: 402).
     const bobs = await suggest(bob, { chat_id: chat });
     expect(bobs.status).toBe(402);
     expect(await bobs.json()).toMatchObject({ error: 'insufficient_credits' });
-    expect(openai.requests).toHaveLength(2);
+    expect(stack.openai.requests).toHaveLength(2);
   });
 
   it('never reads a chat the caller left (404, no provider call, nothing charged)', async () => {
@@ -117,7 +93,7 @@ describe('ai-suggest', () => {
     const res = await suggest(bob, { chat_id: chat });
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: 'not_found' });
-    expect(openai.requests).toHaveLength(0);
+    expect(stack.openai.requests).toHaveLength(0);
     expect(await interactionsOf(bob)).toEqual([]);
     // Nor does he read any suggestion cached for that chat through the Data API.
     expect(await asUser(bob, (tx) => tx`select * from public.ai_suggestions where chat_id = ${chat}`)).toEqual([]);
@@ -129,7 +105,7 @@ describe('ai-suggest', () => {
     await asUser(user, (tx) => tx`insert into public.messages (chat_id, content) values (${chat}, ${'hello'})`);
     const res = await suggest(user, { chat_id: chat });
     expect(res.status).toBe(402);
-    expect(openai.requests).toHaveLength(0);
+    expect(stack.openai.requests).toHaveLength(0);
     const [row] = await interactionsOf(user);
     expect(row).toMatchObject({ status: 'refused', error_code: 'insufficient_credits' });
   });
@@ -147,7 +123,7 @@ describe('ai-suggest', () => {
     const res = await suggest(user, { chat_id: chat });
     expect(res.status).toBe(429);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(openai.requests).toHaveLength(0);
+    expect(stack.openai.requests).toHaveLength(0);
   });
 
   it('reads plain-text answers too, and refuses a chat without messages (400) or a bad body (400)', async () => {
@@ -156,7 +132,7 @@ describe('ai-suggest', () => {
     expect((await suggest(user, { chat_id: chat })).status).toBe(400);
     expect((await suggest(user, { chat_id: 'nope' })).status).toBe(400);
     await asUser(user, (tx) => tx`insert into public.messages (chat_id, content) values (${chat}, ${'¿Vienes mañana?'})`);
-    openai.behave({ reply: '1. ¡Sí, claro!\n2. No puedo.\n' });
+    stack.openai.behave({ reply: '1. ¡Sí, claro!\n2. No puedo.\n' });
     const r = AiSuggestResult.parse(await (await suggest(user, { chat_id: chat })).json());
     expect(r.suggestions).toEqual(['¡Sí, claro!', 'No puedo.']);
   });
@@ -166,7 +142,7 @@ describe('ai-suggest', () => {
     const chat = await assistantChat(user);
     await asUser(user, (tx) => tx`insert into public.messages (chat_id, content) values (${chat}, ${'hi'})`);
     const before = await wallet(user);
-    openai.behave({ error: { status: 400, message: 'bad', type: 'invalid_request_error' } });
+    stack.openai.behave({ error: { status: 400, message: 'bad', type: 'invalid_request_error' } });
     const res = await suggest(user, { chat_id: chat });
     expect(res.status).toBe(502);
     expect(await wallet(user)).toEqual({ ...before, held: 0 });

@@ -8,13 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import { AiChatResult, AiChatStart, chatTopic, ChatChannelEvents, createFunctionsClient, FunctionsError, MessageChangePayload } from '@chat-with-me/shared';
 import postgres from 'postgres';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { countChatTokens } from '../../stack/standins/openai.mjs';
-import { asUser, broadcastsOn, closeDb, createUser, owner, superuser } from '../helpers/db.js';
+import { asUser, broadcastsOn, owner, superuser } from '../helpers/db.js';
 import { expectError } from '../helpers/functions.js';
 import {
-  type AiStack,
+  aiStackForFile,
   aiUser,
   assistantChat,
   caller,
@@ -27,23 +27,11 @@ import {
   OPENAI_KEY,
   setBalance,
   sseEvents,
-  startAiStack,
   systemPrompt,
   wallet,
 } from './helpers.js';
 
-let stack: AiStack;
-beforeAll(async () => {
-  stack = await startAiStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-  await closeDb();
-});
-beforeEach(() => {
-  stack.openai.reset();
-  stack.deepseek.reset();
-});
+const stack = aiStackForFile();
 
 async function reservation(id: string) {
   const [r] = await owner()`select * from public.credit_reservations where id = ${id}`;
@@ -438,6 +426,7 @@ describe('once output exists, the caller pays for it', () => {
     }
   });
 
+  // Alike on purpose: set up like the test above (a test trigger, one call); what fails, and what is asserted, differ.
   it('a finish that fails once is retried: stored and charged once', async () => {
     await owner().unsafe(`
       create sequence private.test_refuse_once_seq;

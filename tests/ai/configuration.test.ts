@@ -13,9 +13,9 @@ import { freePort } from '../../stack/runtime/db.mjs';
 import { startFunctions } from '../../stack/runtime/functions.mjs';
 import { clerkEnv, createClerkTestInstance, sessionToken } from '../helpers/clerk.js';
 import { closeDb } from '../helpers/db.js';
-import { expectError } from '../helpers/functions.js';
+import { expectError, functionsFolder } from '../helpers/functions.js';
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
-import { type AiStack, aiUser, assistantChat, caller, expectedCost, functionsFolder, interactionsOf, messagesOf, modelRow, sseEvents, startAiStack, wallet } from './helpers.js';
+import { type AiStack, aiUser, assistantChat, caller, expectedCost, interactionsOf, messagesOf, modelRow, sseEvents, startAiStack, wallet } from './helpers.js';
 
 afterAll(closeDb);
 

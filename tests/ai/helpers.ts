@@ -1,40 +1,22 @@
 /**
  * Shared set-up of the AI tests: the OpenAI and DeepSeek stand-ins
  * (stack/standins/openai.mjs, real `openai` SDK on the function's side), the
- * ai-chat function alone in real Deno (a folder holding only ai-chat, so other
- * functions' state cannot stop it from booting), users with an exact balance,
- * chats, and the cost formula written independently of the SQL one.
+ * ai-chat function alone in real Deno (startTestFunctions `only`), users
+ * with an exact balance, chats, and the cost formula written independently
+ * of the SQL one.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { parseSseText } from '@chat-with-me/shared';
-import { vi } from 'vitest';
-import { ROOT } from '../../stack/runtime/db.mjs';
+import { beforeEach, vi } from 'vitest';
 import { startOpenAIStandin } from '../../stack/standins/openai.mjs';
 import { sessionToken } from '../helpers/clerk.js';
-import { asService, asUser, createUser, owner } from '../helpers/db.js';
+import { asService, asUser, createUser, owner, startForFile } from '../helpers/db.js';
 import { startTestFunctions, type TestFunctions } from '../helpers/functions.js';
 
 export type Standin = Awaited<ReturnType<typeof startOpenAIStandin>>;
 
 export const OPENAI_KEY = 'sk-test-openai-key';
 export const DEEPSEEK_KEY = 'sk-test-deepseek-key';
-
-/**
- * A functions folder with only the named functions and _shared (symlinks to
- * the real ones), laid out like the repository (<base>/supabase/functions,
- * <base>/packages) so that each function's own deno.json resolves unchanged.
- */
-export async function functionsFolder(names: string[]): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const base = await mkdtemp(path.join(tmpdir(), 'chat-with-me-ai-fns-'));
-  const dir = path.join(base, 'supabase/functions');
-  await mkdir(dir, { recursive: true });
-  for (const n of [...names, '_shared']) await symlink(path.join(ROOT, 'supabase/functions', n), path.join(dir, n));
-  await symlink(path.join(ROOT, 'packages'), path.join(base, 'packages'));
-  return { dir, cleanup: () => rm(base, { recursive: true, force: true }) };
-}
 
 export interface AiStack {
   fns: TestFunctions;
@@ -43,11 +25,13 @@ export interface AiStack {
   stop(): Promise<void>;
 }
 
-/** Both stand-ins and ai-chat configured for them; `env` adds or overrides variables (undefined removes one). */
-export async function startAiStack(env: Record<string, string | undefined> = {}): Promise<AiStack> {
+/**
+ * Both stand-ins and ai-chat (or the `functions` named) configured for them;
+ * `env` adds or overrides variables (undefined removes one).
+ */
+export async function startAiStack(env: Record<string, string | undefined> = {}, functions = ['ai-chat']): Promise<AiStack> {
   const openai = await startOpenAIStandin({ apiKey: OPENAI_KEY });
   const deepseek = await startOpenAIStandin({ flavor: 'deepseek', apiKey: DEEPSEEK_KEY });
-  const folder = await functionsFolder(['ai-chat']);
   const all: Record<string, string | undefined> = {
     OPENAI_API_KEY: OPENAI_KEY,
     OPENAI_BASE_URL: openai.url,
@@ -56,7 +40,7 @@ export async function startAiStack(env: Record<string, string | undefined> = {})
     ...env,
   };
   const fns = await startTestFunctions({
-    functionsDir: folder.dir,
+    only: functions,
     env: Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined)),
   });
   return {
@@ -66,9 +50,22 @@ export async function startAiStack(env: Record<string, string | undefined> = {})
     async stop() {
       await fns.stop();
       await Promise.all([openai.stop(), deepseek.stop()]);
-      await folder.cleanup();
     },
   };
+}
+
+/**
+ * The AI stack of a test file (startAiStack, once, through startForFile: it
+ * stops and closes the pools after the file), both stand-ins reset to their
+ * default behaviour before each test.
+ */
+export function aiStackForFile(env: Record<string, string | undefined> = {}, functions = ['ai-chat']): AiStack {
+  const stack = startForFile(() => startAiStack(env, functions));
+  beforeEach(() => {
+    stack.openai.reset();
+    stack.deepseek.reset();
+  });
+  return stack;
 }
 
 /** Current wallet balance and holds of `userId`, in micro-USD. */

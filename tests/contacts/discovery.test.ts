@@ -7,20 +7,13 @@
  */
 import { createHash, randomInt } from 'node:crypto';
 import { contactPhoneHash, DISCOVER_CONTACTS_MAX_BATCH, toE164 } from '@chat-with-me/shared';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { clerkEvent, clerkUser, svixHeaders } from '../helpers/clerk.js';
 import { anonClient, clientAs } from '../helpers/client.js';
-import { closeDb, newUserId, owner } from '../helpers/db.js';
-import { startTestFunctions, type TestFunctions } from '../helpers/functions.js';
+import { newUserId, owner, startForFile } from '../helpers/db.js';
+import { startTestFunctions } from '../helpers/functions.js';
 
-let fns: TestFunctions;
-beforeAll(async () => {
-  fns = await startTestFunctions();
-});
-afterAll(async () => {
-  await fns?.stop();
-  await closeDb();
-});
+const fns = startForFile(() => startTestFunctions());
 
 /** A fresh valid French mobile number, E.164 (+336 and 8 digits). */
 const newMobile = () => `+336${String(randomInt(0, 1e8)).padStart(8, '0')}`;

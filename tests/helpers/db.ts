@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { postgrestRequest, withUser } from '../../stack/runtime/data-api.mjs';
 import { clerkClaims } from '../../stack/standins/clerk.mjs';
 
@@ -48,6 +48,38 @@ export function superuser(): Sql {
 export async function closeDb() {
   await Promise.all([authenticatorPool?.end(), ownerPool?.end(), superPool?.end()]);
   authenticatorPool = ownerPool = superPool = undefined;
+}
+
+/**
+ * What a test file starts once and stops at its end (functions, stand-ins, a
+ * payments world…): `start()` runs in beforeAll; in afterAll the started
+ * object is stopped, then the pools closed (closeDb). Call at the top level of
+ * the file. The answer stands for the started object: its fields and methods
+ * are the started one's, readable in hooks and tests (not at module load,
+ * before beforeAll has run). Several calls stop in reverse order (vitest runs
+ * afterAll hooks as a stack), so a later start may use an earlier one's
+ * fields.
+ */
+export function startForFile<T extends { stop(): Promise<void> }>(start: () => Promise<T>): T {
+  let started: T | undefined;
+  beforeAll(async () => {
+    started = await start();
+  });
+  afterAll(async () => {
+    await started?.stop();
+    await closeDb();
+  });
+  return new Proxy({} as T, {
+    get(_, key) {
+      if (!started) {
+        if (key === 'then' || typeof key === 'symbol') return undefined;
+        throw new Error(`startForFile: .${key} read before beforeAll started it`);
+      }
+      const value = Reflect.get(started, key);
+      return typeof value === 'function' ? value.bind(started) : value;
+    },
+    has: (_, key) => started !== undefined && key in started,
+  });
 }
 
 /** A fresh Clerk-shaped user id (`user_` + 24 base62-ish characters). */

@@ -3,12 +3,12 @@
  * function, behind the local gateway) against the test database, trusting a
  * fresh Clerk test instance. Use in beforeAll / afterAll of a test file.
  */
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ErrorBody } from '@chat-with-me/shared';
 import { expect, inject } from 'vitest';
-import { freePort } from '../../stack/runtime/db.mjs';
+import { freePort, ROOT } from '../../stack/runtime/db.mjs';
 import { startFunctions } from '../../stack/runtime/functions.mjs';
 import { type ClerkTestInstance, clerkEnv, createClerkTestInstance } from './clerk.js';
 
@@ -23,11 +23,30 @@ export interface TestFunctions {
   stop(): Promise<void>;
 }
 
+/**
+ * A functions folder with only the named functions and _shared (symlinks to
+ * the real ones), laid out like the repository (<base>/supabase/functions,
+ * <base>/packages) so that each function's own deno.json resolves unchanged.
+ */
+export async function functionsFolder(names: string[]): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const base = await mkdtemp(path.join(tmpdir(), 'chat-with-me-fns-'));
+  const dir = path.join(base, 'supabase/functions');
+  await mkdir(dir, { recursive: true });
+  for (const n of [...names, '_shared']) await symlink(path.join(ROOT, 'supabase/functions', n), path.join(dir, n));
+  await symlink(path.join(ROOT, 'packages'), path.join(base, 'packages'));
+  return { dir, cleanup: () => rm(base, { recursive: true, force: true }) };
+}
+
 export async function startTestFunctions(
   opts: {
     env?: Record<string, string>;
     dbUrl?: string;
     clerk?: ClerkTestInstance;
+    /**
+     * Serve only these functions (a functionsFolder, removed by stop()), so
+     * that other functions' state cannot stop them from booting.
+     */
+    only?: string[];
     /** Serve another folder of functions / read another config.toml (platform tests). */
     functionsDir?: string;
     configFile?: string;
@@ -35,6 +54,7 @@ export async function startTestFunctions(
 ): Promise<TestFunctions> {
   const clerk = opts.clerk ?? (await createClerkTestInstance());
   const logDir = await mkdtemp(path.join(tmpdir(), 'chat-with-me-fn-'));
+  const folder = opts.only ? await functionsFolder(opts.only) : undefined;
   const start = async () =>
     startFunctions({
       dbUrl: opts.dbUrl ?? inject('dbUrl'),
@@ -42,16 +62,20 @@ export async function startTestFunctions(
       logDir,
       envFile: false,
       env: { ...clerkEnv(clerk), ...opts.env },
-      functionsDir: opts.functionsDir,
+      functionsDir: folder?.dir ?? opts.functionsDir,
       configFile: opts.configFile,
     });
+  const removeFolders = () => Promise.all([rm(logDir, { recursive: true, force: true }), folder?.cleanup()]);
   // freePort() closes the port before the gateway binds it: another process may take it meanwhile.
   let fns: Awaited<ReturnType<typeof startFunctions>> | undefined;
   for (let attempt = 1; !fns; attempt++) {
     try {
       fns = await start();
     } catch (e) {
-      if ((e as { code?: string }).code !== 'EADDRINUSE' || attempt >= 3) throw e;
+      if ((e as { code?: string }).code !== 'EADDRINUSE' || attempt >= 3) {
+        await removeFolders();
+        throw e;
+      }
     }
   }
   return {
@@ -66,7 +90,7 @@ export async function startTestFunctions(
     workers: () => fns.workers(),
     async stop() {
       await fns.stop();
-      await rm(logDir, { recursive: true, force: true });
+      await removeFolders();
     },
   };
 }

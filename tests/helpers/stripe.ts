@@ -48,6 +48,17 @@ export async function startPaymentsWorld(): Promise<PaymentsWorld> {
   };
 }
 
+/**
+ * Makers of unique Stripe-shaped ids (Checkout Session `cs_test_…`,
+ * PaymentIntent `pi_…`, event `evt_…`) tagged with `tag`, for payments
+ * written straight through the private functions, without the stand-in.
+ */
+export function stripeIds(tag: string) {
+  let seq = 0;
+  const maker = (prefix: string) => () => `${prefix}${tag}${Date.now()}${seq++}`;
+  return { sid: maker('cs_test_'), pid: maker('pi_'), eid: maker('evt_') };
+}
+
 /** POST payments-checkout as `userId` (a fresh Clerk token) with `body`. */
 export async function postCheckout(w: PaymentsWorld, userId: string, body: unknown, headers: Record<string, string> = {}) {
   const token = await sessionToken(w.fns.clerk, userId);

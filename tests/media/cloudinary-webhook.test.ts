@@ -8,9 +8,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CloudinaryWebhookResponse } from '@chat-with-me/shared';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeDb, createUser, newUserId, owner } from '../helpers/db.js';
-import { expectError, startTestFunctions, type TestFunctions } from '../helpers/functions.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createUser, newUserId, owner, startForFile } from '../helpers/db.js';
+import { expectError, startTestFunctions } from '../helpers/functions.js';
 import { notificationHeaders, uploadNotification, type UploadFields } from './cloudinary.js';
 
 const SECRET = `cld-secret-${randomBytes(12).toString('hex')}`;
@@ -21,14 +21,7 @@ const ENV = {
   CLOUDINARY_UPLOAD_PREFIX: 'http://127.0.0.1:9',
 };
 
-let fns: TestFunctions;
-beforeAll(async () => {
-  fns = await startTestFunctions({ env: ENV });
-});
-afterAll(async () => {
-  await fns?.stop();
-  await closeDb();
-});
+const fns = startForFile(() => startTestFunctions({ env: ENV }));
 
 const post = (body: BodyInit, headers: Record<string, string>) => fetch(`${fns.url}/cloudinary-webhook`, { method: 'POST', headers, body });
 

@@ -9,26 +9,17 @@
  * through the Admin API (scripts/media-cleanup.mjs).
  */
 import { buildCloudinaryUploadForm, createFunctionsClient, MediaRow, type MediaSignResponse, UserChannelEvents, userTopic } from '@chat-with-me/shared';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { runMediaCleanup } from '../../scripts/media-cleanup.mjs';
 import { startCloudinaryStandin } from '../../stack/standins/cloudinary.mjs';
 import { sessionToken } from '../helpers/clerk.js';
-import { asService, asUser, broadcastsOn, closeDb, createUser, owner } from '../helpers/db.js';
-import { startTestFunctions, type TestFunctions } from '../helpers/functions.js';
+import { asService, asUser, broadcastsOn, createUser, owner, startForFile } from '../helpers/db.js';
+import { startTestFunctions } from '../helpers/functions.js';
 import { gif, png } from './cloudinary.js';
 
 type Standin = Awaited<ReturnType<typeof startCloudinaryStandin>>;
-let cld: Standin;
-let fns: TestFunctions;
-beforeAll(async () => {
-  cld = await startCloudinaryStandin({ cloudName: 'flow-cloud' });
-  fns = await startTestFunctions({ env: cld.env });
-});
-afterAll(async () => {
-  await fns?.stop();
-  await cld?.stop();
-  await closeDb();
-});
+const cld = startForFile(() => startCloudinaryStandin({ cloudName: 'flow-cloud' }));
+const fns = startForFile(() => startTestFunctions({ env: cld.env }));
 
 const clientFor = (userId: string) => createFunctionsClient({ url: fns.url, getToken: () => sessionToken(fns.clerk, userId) });
 

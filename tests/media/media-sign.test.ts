@@ -10,21 +10,12 @@ import { MediaSignResponse } from '@chat-with-me/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCloudinaryStandin } from '../../stack/standins/cloudinary.mjs';
 import { sessionToken } from '../helpers/clerk.js';
-import { closeDb, createUser, newUserId, owner } from '../helpers/db.js';
+import { createUser, newUserId, owner, startForFile } from '../helpers/db.js';
 import { expectError, startTestFunctions, type TestFunctions } from '../helpers/functions.js';
 import { documentedSignature, gif, notificationHeaders, png, postUpload, uploadNotification } from './cloudinary.js';
 
-let cld: Awaited<ReturnType<typeof startCloudinaryStandin>>;
-let fns: TestFunctions;
-beforeAll(async () => {
-  cld = await startCloudinaryStandin({ cloudName: 'sign-test' });
-  fns = await startTestFunctions({ env: cld.env });
-});
-afterAll(async () => {
-  await fns?.stop();
-  await cld?.stop();
-  await closeDb();
-});
+const cld = startForFile(() => startCloudinaryStandin({ cloudName: 'sign-test' }));
+const fns = startForFile(() => startTestFunctions({ env: cld.env }));
 
 async function sign(userId: string, body: unknown, headers: Record<string, string> = {}) {
   const token = await sessionToken(fns.clerk, userId);

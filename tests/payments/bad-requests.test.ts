@@ -3,21 +3,16 @@
  * Deno over HTTP): each is answered 4xx with the shared error shape, never
  * 500, and nothing reaches Stripe or the payments.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { sessionToken, unsignedToken } from '../helpers/clerk.js';
-import { closeDb, createUser, owner } from '../helpers/db.js';
+import { createUser, owner, startForFile } from '../helpers/db.js';
 import { expectError } from '../helpers/functions.js';
-import { PACKS, postCheckout, startPaymentsWorld, URLS, type PaymentsWorld } from '../helpers/stripe.js';
+import { PACKS, postCheckout, startPaymentsWorld, URLS } from '../helpers/stripe.js';
 
-let w: PaymentsWorld;
+const w = startForFile(startPaymentsWorld);
 let user: string;
 beforeAll(async () => {
-  w = await startPaymentsWorld();
   user = await createUser();
-});
-afterAll(async () => {
-  await w?.stop();
-  await closeDb();
 });
 
 const stripeCalls = () => w.stripe.requests.length;

@@ -5,23 +5,16 @@
  * the whole top-up path through stripe-webhook.
  */
 import { createFunctionsClient, FunctionsError, PaymentsCheckoutResponse, TopupSucceededPayload } from '@chat-with-me/shared';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { asUser, broadcastsOn, closeDb, createUser, newUserId, owner } from '../helpers/db.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { asUser, broadcastsOn, createUser, newUserId, owner, startForFile } from '../helpers/db.js';
 import { sessionToken } from '../helpers/clerk.js';
 import { expectError } from '../helpers/functions.js';
 import {
   balanceOf, checkout, createPack, deliver, expectLedgerReconciles, notificationsOf, PACKS, paymentOf,
-  postCheckout, startPaymentsWorld, URLS, type PaymentsWorld,
+  postCheckout, startPaymentsWorld, URLS,
 } from '../helpers/stripe.js';
 
-let w: PaymentsWorld;
-beforeAll(async () => {
-  w = await startPaymentsWorld();
-});
-afterAll(async () => {
-  await w?.stop();
-  await closeDb();
-});
+const w = startForFile(startPaymentsWorld);
 afterEach(expectLedgerReconciles);
 
 /** The stand-in's record of the last Checkout Session creation. */

@@ -7,15 +7,12 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { asAnon, asService, asUser, closeDb, createUser, owner, pgError } from '../helpers/db.js';
-import { balanceOf, createPack, expectLedgerReconciles, PACKS, paymentOf } from '../helpers/stripe.js';
+import { balanceOf, createPack, expectLedgerReconciles, PACKS, paymentOf, stripeIds } from '../helpers/stripe.js';
 
 afterAll(closeDb);
 afterEach(expectLedgerReconciles);
 
-let seq = 0;
-const sid = () => `cs_test_db${Date.now()}${seq++}`;
-const pid = () => `pi_db${Date.now()}${seq++}`;
-const eid = () => `evt_db${Date.now()}${seq++}`;
+const { sid, pid, eid } = stripeIds('db');
 
 /** A pending payment recorded the way payments-checkout does. */
 async function pendingPayment(user: string, pack: { id: string; price_minor: number; currency: string; credits: number } = PACKS.starter) {

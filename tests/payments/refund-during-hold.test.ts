@@ -10,15 +10,13 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { asService, closeDb, createUser, owner } from '../helpers/db.js';
-import { balanceOf, expectLedgerReconciles, PACKS, paymentOf } from '../helpers/stripe.js';
+import { balanceOf, expectLedgerReconciles, PACKS, paymentOf, stripeIds } from '../helpers/stripe.js';
 
 afterAll(closeDb);
 afterEach(expectLedgerReconciles);
 
+const { sid, pid, eid } = stripeIds('hold');
 let seq = 0;
-const sid = () => `cs_test_hold${Date.now()}${seq++}`;
-const pid = () => `pi_hold${Date.now()}${seq++}`;
-const eid = () => `evt_hold${Date.now()}${seq++}`;
 
 /** A user whose wallet holds exactly one paid starter pack (5,000,000 micro-USD), whatever the welcome grant. */
 async function paidUser(): Promise<{ user: string; session: string; pi: string }> {

@@ -5,22 +5,15 @@
  * signatures change nothing; the ledger reconciles after every scenario.
  */
 import { TopupFailedPayload, TopupRefundedPayload } from '@chat-with-me/shared';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { asService, closeDb, createUser, owner } from '../helpers/db.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { asService, createUser, owner, startForFile } from '../helpers/db.js';
 import { expectError } from '../helpers/functions.js';
 import {
   balanceOf, checkout, createPack, deliver, expectLedgerReconciles, notificationsOf, PACKS, paymentOf,
-  startPaymentsWorld, stripeLedgerOf, type PaymentsWorld, type StripeEvent,
+  startPaymentsWorld, stripeLedgerOf, type StripeEvent,
 } from '../helpers/stripe.js';
 
-let w: PaymentsWorld;
-beforeAll(async () => {
-  w = await startPaymentsWorld();
-});
-afterAll(async () => {
-  await w?.stop();
-  await closeDb();
-});
+const w = startForFile(startPaymentsWorld);
 afterEach(expectLedgerReconciles);
 
 const WELCOME = 1_000_000; // credits.welcome_grant_micro_usd default

@@ -3,19 +3,12 @@
  * each is answered 4xx with the shared error shape, never 500, and nothing
  * reaches the database.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { clerkEvent, clerkUser, svixHeaders, svixId } from '../helpers/clerk.js';
-import { closeDb, newUserId, owner } from '../helpers/db.js';
-import { expectError, startTestFunctions, type TestFunctions } from '../helpers/functions.js';
+import { newUserId, owner, startForFile } from '../helpers/db.js';
+import { expectError, startTestFunctions } from '../helpers/functions.js';
 
-let fns: TestFunctions;
-beforeAll(async () => {
-  fns = await startTestFunctions();
-});
-afterAll(async () => {
-  await fns?.stop();
-  await closeDb();
-});
+const fns = startForFile(() => startTestFunctions());
 
 const post = (body: BodyInit | null, headers: Record<string, string>) =>
   fetch(`${fns.url}/clerk-webhook`, { method: 'POST', headers, body });

@@ -6,7 +6,7 @@
 import { HealthResponse } from '@chat-with-me/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../stack/runtime/db.mjs';
-import { closeDb, owner } from '../helpers/db.js';
+import { owner, startForFile } from '../helpers/db.js';
 import { expectError, startTestFunctions, type TestFunctions } from '../helpers/functions.js';
 
 const PROVIDER_SECRETS = {
@@ -19,14 +19,7 @@ const PROVIDER_SECRETS = {
   CLOUDINARY_API_SECRET: 'cloudinary-SECRET-VALUE-5',
 };
 
-let fns: TestFunctions;
-beforeAll(async () => {
-  fns = await startTestFunctions();
-});
-afterAll(async () => {
-  await fns?.stop();
-  await closeDb();
-});
+const fns = startForFile(() => startTestFunctions());
 
 const health = async (url: string) => {
   const res = await fetch(`${url}/health`);

@@ -6,27 +6,17 @@
  * function reaches through google-auth-library and the service account JSON.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PushDispatchResponse } from '@chat-with-me/shared';
 import { startFcmStandin } from '../../stack/standins/fcm.mjs';
 import { clientAs } from '../helpers/client.js';
-import { closeDb, createUser, owner } from '../helpers/db.js';
-import { expectError, startTestFunctions, type TestFunctions } from '../helpers/functions.js';
+import { createUser, owner, startForFile } from '../helpers/db.js';
+import { expectError, startTestFunctions } from '../helpers/functions.js';
 
-type Fcm = Awaited<ReturnType<typeof startFcmStandin>>;
-let fcm: Fcm;
-let fns: TestFunctions;
 const secret = randomBytes(24).toString('hex');
 
-beforeAll(async () => {
-  fcm = await startFcmStandin({ projectId: 'push-tests' });
-  fns = await startTestFunctions({ env: { ...fcm.env, PUSH_DISPATCH_SECRET: secret } });
-});
-afterAll(async () => {
-  await fns?.stop();
-  await fcm?.stop();
-  await closeDb();
-});
+const fcm = startForFile(() => startFcmStandin({ projectId: 'push-tests' }));
+const fns = startForFile(() => startTestFunctions({ env: { ...fcm.env, PUSH_DISPATCH_SECRET: secret } }));
 
 async function dispatch(auth = `Bearer ${secret}`) {
   const res = await fetch(`${fns.url}/push-dispatch`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: '{}' });

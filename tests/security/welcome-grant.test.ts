@@ -9,19 +9,12 @@
  */
 import { ClerkWebhookResponse } from '@chat-with-me/shared';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { clerkEvent, clerkUser, clerkUserDeleted, svixHeaders, type ClerkUserFields } from '../helpers/clerk.js';
-import { closeDb, newUserId, owner } from '../helpers/db.js';
-import { startTestFunctions, type TestFunctions } from '../helpers/functions.js';
+import { newUserId, owner, startForFile } from '../helpers/db.js';
+import { startTestFunctions } from '../helpers/functions.js';
 
-let fns: TestFunctions;
-beforeAll(async () => {
-  fns = await startTestFunctions();
-});
-afterAll(async () => {
-  await fns?.stop();
-  await closeDb();
-});
+const fns = startForFile(() => startTestFunctions());
 
 const WELCOME = 1_000_000; // credits.welcome_grant_micro_usd default (credits migration)
 

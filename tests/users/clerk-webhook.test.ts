@@ -3,19 +3,12 @@
  * events keep users + user_accounts in sync, exactly once and in order.
  */
 import { ClerkWebhookResponse } from '@chat-with-me/shared';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { clerkEvent, clerkUser, clerkUserDeleted, svixHeaders, svixId, type ClerkUserFields } from '../helpers/clerk.js';
-import { asUser, closeDb, createUser, newUserId, owner } from '../helpers/db.js';
-import { startTestFunctions, type TestFunctions } from '../helpers/functions.js';
+import { asUser, createUser, newUserId, owner, startForFile } from '../helpers/db.js';
+import { startTestFunctions } from '../helpers/functions.js';
 
-let fns: TestFunctions;
-beforeAll(async () => {
-  fns = await startTestFunctions();
-});
-afterAll(async () => {
-  await fns?.stop();
-  await closeDb();
-});
+const fns = startForFile(() => startTestFunctions());
 
 async function deliver(event: unknown, opts: { id?: string } = {}) {
   const body = JSON.stringify(event);

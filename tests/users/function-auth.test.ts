@@ -4,19 +4,12 @@
  * answered 401 with the error shape, and none reaches the database.
  */
 import { createFunctionsClient, FunctionsError, MeResponse } from '@chat-with-me/shared';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sessionToken, unsignedToken } from '../helpers/clerk.js';
-import { closeDb, createUser, newUserId, owner } from '../helpers/db.js';
-import { expectError, startTestFunctions, type TestFunctions } from '../helpers/functions.js';
+import { createUser, newUserId, owner, startForFile } from '../helpers/db.js';
+import { expectError, startTestFunctions } from '../helpers/functions.js';
 
-let fns: TestFunctions;
-beforeAll(async () => {
-  fns = await startTestFunctions();
-});
-afterAll(async () => {
-  await fns?.stop();
-  await closeDb();
-});
+const fns = startForFile(() => startTestFunctions());
 
 const me = (token?: string, headers: Record<string, string> = {}) =>
   fetch(`${fns.url}/me`, { headers: token === undefined ? headers : { authorization: `Bearer ${token}`, ...headers } });
