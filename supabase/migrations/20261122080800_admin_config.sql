@@ -10,6 +10,10 @@
 -- service role (one cached accessor in supabase/functions/_shared/config.ts).
 -- Also here: the per-user rate limits (private.rate_limit) whose limits are
 -- admin_config rows (rate_limit.<action>.limit / .window_seconds).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 create table public.admin_config (

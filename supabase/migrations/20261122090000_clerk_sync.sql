@@ -35,6 +35,11 @@
 --
 -- Only the service role (the webhook functions) may call these functions; the
 -- event log has RLS enabled and no grants to client roles.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path)
+-- and the opening of each webhook step (the user id checked, the event recorded
+-- once, its lock taken) repeat: each states its own contract and lock order
+-- (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
@@ -118,6 +123,24 @@ on conflict (key) do nothing;
 -- -----------------------------------------------------------------------------
 -- Functions (service role only)
 -- -----------------------------------------------------------------------------
+
+/**
+ * Raises 22023 "invalid Clerk user id: <id>" unless `p_user_id` is a valid
+ * public.clerk_user_id (the domain says the format): the first check of the
+ * service functions that take a user id from a webhook or a function.
+ */
+create or replace function private.assert_clerk_user_id(p_user_id text)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  if p_user_id is null or not pg_input_is_valid(p_user_id, 'public.clerk_user_id') then
+    raise exception 'invalid Clerk user id: %', p_user_id using errcode = '22023';
+  end if;
+end;
+$$;
 
 /**
  * Keyed hash of a verified identity, `email:<address>` or `phone:<number>`
@@ -298,9 +321,7 @@ declare
   v_inserted boolean;
   v_outcome text;
 begin
-  if p_user_id is null or not pg_input_is_valid(p_user_id, 'public.clerk_user_id') then
-    raise exception 'invalid Clerk user id: %', p_user_id using errcode = '22023';
-  end if;
+  perform private.assert_clerk_user_id(p_user_id);
   if p_clerk_updated_at is null then
     raise exception 'a Clerk user payload needs updated_at' using errcode = '22023';
   end if;
@@ -415,9 +436,7 @@ declare
   v_deleted integer;
   v_outcome text;
 begin
-  if p_user_id is null or not pg_input_is_valid(p_user_id, 'public.clerk_user_id') then
-    raise exception 'invalid Clerk user id: %', p_user_id using errcode = '22023';
-  end if;
+  perform private.assert_clerk_user_id(p_user_id);
   if not private.record_webhook_event('clerk', p_event_id, 'user.deleted', p_user_id, p_occurred_at) then
     return 'duplicate';
   end if;

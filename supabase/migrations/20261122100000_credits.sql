@@ -17,6 +17,12 @@
 --     still settles in full.
 -- Writes come from functions as the service role through private functions;
 -- users read their own wallet, ledger and reservations.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path)
+-- and table declarations (grants, RLS, policies) repeat, and so does the opening
+-- of each money step (its row locked FOR UPDATE, PT404 when missing, returned
+-- unchanged when already done): each states its own locks in the order they
+-- are taken (supabase/migrations/README.md, "Shapes that repeat"; docs/money.md).
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------

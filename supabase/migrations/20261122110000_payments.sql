@@ -41,6 +41,12 @@
 -- Money is integers only: prices and refunds in the currency's minor unit
 -- (cents; yen have none: https://docs.stripe.com/currencies#zero-decimal),
 -- credits in micro-USD (1 USD = 1,000,000).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path)
+-- and table declarations (grants, RLS, policies) repeat, and so does the opening
+-- of each money step (its row locked FOR UPDATE, PT404 when missing, returned
+-- unchanged when already done): each states its own locks in the order they
+-- are taken (supabase/migrations/README.md, "Shapes that repeat"; docs/money.md).
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
@@ -484,9 +490,7 @@ as $$
 declare
   v_row public.payments;
 begin
-  if p_user_id is null or not pg_input_is_valid(p_user_id, 'public.clerk_user_id') then
-    raise exception 'invalid Clerk user id: %', p_user_id using errcode = '22023';
-  end if;
+  perform private.assert_clerk_user_id(p_user_id);
   insert into public.payments (user_id, pack_id, amount_minor, currency, credits_micro_usd, stripe_checkout_session_id)
   values (p_user_id, p_pack_id, p_amount_minor, lower(p_currency), p_credits_micro_usd, p_session_id)
   on conflict (stripe_checkout_session_id) do nothing

@@ -42,6 +42,12 @@
 -- Clients read the enabled models and their own interactions; admins edit the
 -- catalogue (Studio, or the Data API under RLS). Every write to the log, the
 -- wallet and the chat goes through the service-role-only functions here.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path)
+-- and table declarations (grants, RLS, policies) repeat, and so does the opening
+-- of each money step (its row locked FOR UPDATE, PT404 when missing, returned
+-- unchanged when already done): each states its own locks in the order they
+-- are taken (supabase/migrations/README.md, "Shapes that repeat"; docs/money.md).
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------

@@ -19,6 +19,10 @@
 --     here), by every RPC (private.require_user_id, users migration) and by
 --     the edge functions;
 --   * grant/deduct credits go through the ledger (kind grant / adjustment).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------

@@ -8,6 +8,10 @@
 -- UTC calendar days; money is integer (Stripe minor units per currency, AI
 -- credits in micro-USD). Time-range scans are served by BRIN indexes on the
 -- append-mostly tables (cheap to maintain on the message send path).
+--
+-- Alike on purpose: the per-day views share their shape (UTC day, group by,
+-- a comment per column): each view states what it counts (supabase/migrations/README.md,
+-- "Shapes that repeat").
 -- =============================================================================
 
 create schema if not exists analytics;

@@ -23,6 +23,12 @@
 -- row of ai_model_fallbacks, and the attempts that failed before the answering
 -- one are rows of ai_interaction_attempts (the answering attempt is the
 -- ai_interactions row itself).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path)
+-- and table declarations (grants, RLS, policies) repeat, and so does the opening
+-- of each money step (its row locked FOR UPDATE, PT404 when missing, returned
+-- unchanged when already done): each states its own locks in the order they
+-- are taken (supabase/migrations/README.md, "Shapes that repeat"; docs/money.md).
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------

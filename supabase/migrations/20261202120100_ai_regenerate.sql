@@ -16,6 +16,10 @@
 --     as in finish_ai_interaction: when it fails the call is still charged,
 --     error_code not_stored.
 -- New functions only (append-only migrations, supabase/migrations/README.md).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 /**

@@ -10,6 +10,10 @@
 --     (20261122120000_ai.sql; docs/money.md).
 --   * Cached per caller, chat and last message (ai_suggestions, unique): asking
 --     again for the same context returns the stored suggestions, uncharged.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 create table public.ai_suggestions (

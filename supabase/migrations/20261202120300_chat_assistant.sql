@@ -13,6 +13,10 @@
 --     {chat_id, assistant_enabled} on the chat's topic.
 -- ai-chat refuses a call in a chat where it is off (403 forbidden, before any
 -- reservation). Assistant chats always have the assistant.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 create table public.chat_ai_settings (

@@ -23,6 +23,10 @@
 -- unfeature a conversation, take one down and restore it, each audited in
 -- admin_audit_log; a taken-down conversation cannot be re-published by its
 -- owner until an admin restores it.
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 create type public.shared_conversation_status as enum ('published', 'unpublished', 'taken_down');

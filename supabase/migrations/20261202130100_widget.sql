@@ -26,6 +26,10 @@
 --   message (widget.max_message_chars). All PT429 with retry_after_seconds.
 -- - Analytics: per-session counters kept by the functions above, read by
 --   get_widget_analytics (one index range scan per website).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- -----------------------------------------------------------------------------
@@ -489,30 +493,28 @@ grant execute on function private.my_widget_session(uuid) to authenticated, serv
 -- Human replies: the first one hands the conversation off
 -- -----------------------------------------------------------------------------
 
-/** AFTER INSERT on messages: a member's message in a widget chat counts as an agent message and stops the bot. */
-create or replace function private.widget_agent_replied()
-returns trigger
+/**
+ * A member's message just stored in a widget chat (called by the AFTER INSERT
+ * trigger private.message_inserted, 20261202200000_message_send_path.sql, for
+ * a message with a sender in a chat of kind widget) counts as an agent message
+ * and stops the bot.
+ */
+create or replace function private.widget_agent_replied(p_message public.messages)
+returns void
 language plpgsql
 security definer
 set search_path = ''
 as $$
 begin
-  if new.sender_id is not null then
-    update public.widget_sessions s
-    set agent_messages = s.agent_messages + 1,
-        handed_off_at = coalesce(s.handed_off_at, new.created_at),
-        first_response_ms = coalesce(s.first_response_ms,
-          case when s.first_visitor_message_at is not null
-               then greatest(0, (extract(epoch from (new.created_at - s.first_visitor_message_at)) * 1000)::integer) end)
-    where s.chat_id = new.chat_id;
-  end if;
-  return null;
+  update public.widget_sessions s
+  set agent_messages = s.agent_messages + 1,
+      handed_off_at = coalesce(s.handed_off_at, p_message.created_at),
+      first_response_ms = coalesce(s.first_response_ms,
+        case when s.first_visitor_message_at is not null
+             then greatest(0, (extract(epoch from (p_message.created_at - s.first_visitor_message_at)) * 1000)::integer) end)
+  where s.chat_id = p_message.chat_id;
 end;
 $$;
-
-create trigger messages_widget_agent_replied after insert on public.messages
-  for each row when (new.sender_id is not null)
-  execute function private.widget_agent_replied();
 
 -- -----------------------------------------------------------------------------
 -- Visitor operations (service role: the widget function)
@@ -846,7 +848,7 @@ revoke execute on function private.widget_rate_limit(text, text), private.widget
   private.widget_session(bytea, text), private.widget_visitor_message(uuid, text, bytea), private.widget_hand_off(uuid, text),
   private.widget_finish_bot_answer(uuid, uuid, text, uuid, integer, integer, integer, boolean, text, integer, integer, text, text, text),
   private.widget_messages(uuid, timestamptz, uuid, integer), private.widget_end_session(uuid),
-  private.widget_agent_replied()
+  private.widget_agent_replied(public.messages)
   from public;
 grant execute on function private.widget_rate_limit(text, text), private.widget_start_session(text, text, bytea, bytea),
   private.widget_session(bytea, text), private.widget_visitor_message(uuid, text, bytea), private.widget_hand_off(uuid, text),

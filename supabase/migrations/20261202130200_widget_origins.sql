@@ -6,6 +6,10 @@
 -- allows that origin before it lets the browser send the real request; the
 -- real request is then checked against its own website
 -- (https://developer.mozilla.org/en-US/docs/Glossary/Preflight_request).
+--
+-- Alike on purpose: function headers (returns, language, security, search_path,
+-- the caller's id) and table declarations (grants, RLS, policies) repeat: each
+-- object states its own contract (supabase/migrations/README.md, "Shapes that repeat").
 -- =============================================================================
 
 -- Lookups of an origin among all websites' allowed_origins.
