@@ -104,6 +104,11 @@ export function growthSections(r, table) {
   out.push('');
   out.push(`The send figures come from bench/sections/send.mjs run at each size (its bare table \`bench.messages_bare\` is created empty each time, so the normalised ratio — insert under RLS over the bare insert in the same envelope, at ${b} over at ${a} — isolates what the bigger \`public.messages\` costs each insert).`);
   out.push('');
+  const [fa, fb] = [g.before.footprint, g.after.footprint];
+  if (fa && fb) {
+    out.push(`Per message (${fb.messages_sent} messages of ${fb.content_chars} characters sent one at a time through the real path, at ${a} / ${b}): ${n0(fa.wal_bytes_per_message)} / ${n0(fb.wal_bytes_per_message)} bytes of WAL, ${fa.realtime_rows_per_message} / ${fb.realtime_rows_per_message} \`realtime.messages\` rows (${n0(fa.realtime_bytes_per_row ?? 0)} / ${n0(fb.realtime_bytes_per_row ?? 0)} bytes each with their indexes); \`public.messages\` holds ${n0(fa.stored_bytes_per_message)} / ${n0(fb.stored_bytes_per_message)} bytes per stored message with all its indexes (generated messages average about 40 characters).`);
+    out.push('');
+  }
   out.push(`### Plans at ${b}`);
   out.push('');
   out.push(...renderPlans(g.plans));

@@ -29,6 +29,7 @@
  * Bounded: every measurement loop stops at a count and a time; generation is
  * one SQL statement per step.
  */
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { generateDataset } from '../lib/dataset.mjs';
 import { asUser, pool, withUser } from '../lib/db.mjs';
@@ -62,6 +63,43 @@ async function floor({ url, samples, iterations, maxMs }) {
   }
 }
 
+/**
+ * What one message costs on disk, for the scaling note (docs/scaling.md): the
+ * WAL written per message sent through the real path (insert under RLS, its
+ * triggers, the chat bump, the Realtime broadcast row), one at a time into a
+ * send chat, and the bytes per stored message of `public.messages` (heap,
+ * TOAST and every index) and of `realtime.messages` (all its partitions).
+ */
+async function footprint({ superuser, url }, n) {
+  const auth = pool(withUser(url, 'authenticator'), 1);
+  const content = 'A chat message of sixty-four characters, about the usual length.';
+  try {
+    const [c] = await superuser`select chat_id, sender_id from bench.send_chats order by w limit 1`;
+    const [a] = await superuser`select pg_current_wal_insert_lsn() as lsn, (select count(*) from realtime.messages)::int as rt`;
+    for (let i = 0; i < n; i++) {
+      await asUser(auth, c.sender_id, (tx) => tx`
+        insert into public.messages (chat_id, sender_id, kind, content, client_id)
+        values (${c.chat_id}, ${c.sender_id}, 'text', ${content}, ${randomUUID()})`, { path: '/rest/v1/messages' });
+    }
+    const [b] = await superuser`
+      select pg_wal_lsn_diff(pg_current_wal_insert_lsn(), ${a.lsn})::float8 as wal,
+             (select count(*) from realtime.messages)::int as rt,
+             pg_total_relation_size('public.messages')::float8 as messages_bytes,
+             (select count(*) from public.messages)::float8 as messages_rows,
+             (select sum(pg_total_relation_size(inhrelid)) from pg_inherits where inhparent = 'realtime.messages'::regclass)::float8 as rt_bytes`;
+    return {
+      messages_sent: n,
+      content_chars: content.length,
+      wal_bytes_per_message: Math.round(b.wal / n),
+      realtime_rows_per_message: round((b.rt - a.rt) / n, 2),
+      stored_bytes_per_message: Math.round(b.messages_bytes / b.messages_rows),
+      realtime_bytes_per_row: b.rt > 0 ? Math.round(b.rt_bytes / b.rt) : null,
+    };
+  } finally {
+    await auth.end();
+  }
+}
+
 /** One set of figures at the current size. */
 async function measureAt(ctx, label, { samples, terms, users }) {
   const { quick, log } = ctx;
@@ -73,7 +111,9 @@ async function measureAt(ctx, label, { samples, terms, users }) {
   const inbox = await benchInbox({ ...ctx, ...loops });
   const search = await benchSearch({ ...ctx, terms, ...loops });
   const send = await benchSend({ ...ctx, users });
-  return { label, load_average: load, floor: floorR, history, inbox, search, send };
+  const disk = await footprint(ctx, quick ? 100 : 300);
+  log(`growth: per message ${JSON.stringify(disk)}`);
+  return { label, load_average: load, floor: floorR, history, inbox, search, send, footprint: disk };
 }
 
 const ratio = (a, b) => round(a / b);
