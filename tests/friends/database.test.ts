@@ -51,6 +51,7 @@ describe('as the requester', () => {
     expect(await notificationsOf(b)).toHaveLength(1);
   });
 
+  // Alike on purpose: chats/database.test.ts asks get_or_create_direct_chat the same two refusals; each RPC is tested on its own.
   it('cannot befriend themselves (22023) or an unknown user (PT404)', async () => {
     const a = await createUser();
     expect((await pgError(send(a, a))).code).toBe('22023');

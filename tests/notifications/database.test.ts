@@ -145,6 +145,7 @@ describe('media', () => {
     });
   });
 
+  // Alike on purpose: one section per actor (as media/database.test.ts has for media in messages), each with its own assertions.
   describe('as a member of a chat it was sent in', () => {
     it('reads what was sent there, not the owner’s other media', async () => {
       expect(await canSee(friend, sent)).toBe(true);
@@ -244,6 +245,7 @@ describe('admin_config', () => {
     });
   });
 
+  // Alike on purpose: the same actors for each table (notifications above), each section asserting that table's rules.
   describe('as a user with no profile yet', () => {
     it('reads nothing', async () => {
       expect(await asUser(newUserId(), (tx) => tx`select * from public.admin_config`)).toEqual([]);

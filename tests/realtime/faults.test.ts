@@ -137,6 +137,7 @@ describe('a database restart', () => {
 });
 
 describe('stop', () => {
+  // Alike on purpose: each fault starts from a channel of its own, subscribed, as the restart test above does.
   it('closes every socket and refuses new ones', async () => {
     const c = client('user_stop');
     const w = await watch(c as never, 'stop');

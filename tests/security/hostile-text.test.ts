@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clerkEvent, clerkUser, sessionToken, svixHeaders, svixId } from '../helpers/clerk.js';
 import { closeDb, newUserId, owner } from '../helpers/db.js';
 import { expectError } from '../helpers/functions.js';
-import { PACKS, type PaymentsWorld, startPaymentsWorld, URLS } from '../helpers/stripe.js';
+import { PACKS, type PaymentsWorld, postCheckout, startPaymentsWorld, URLS } from '../helpers/stripe.js';
 import { type AiStack, aiUser, assistantChat, caller, interactionsOf, messagesOf, sseEvents, startAiStack, wallet } from '../ai/helpers.js';
 
 /** Text PostgreSQL cannot store as is. */
@@ -145,46 +145,32 @@ describe('payments-checkout, stripe-webhook, clerk-webhook, me, media-sign, heal
   });
   afterAll(() => w?.stop());
 
-  const paymentsOf = (user: string) => owner()`select 1 from public.payments where user_id = ${user}`;
+  /** Each body posted to payments-checkout as a fresh user → 400 invalid_request; no Stripe call, no payment row. */
+  async function expectCheckoutRefused(bodies: unknown[]) {
+    const user = await aiUser(0);
+    const before = w.stripe.requests.length;
+    for (const body of bodies) await expectError(await postCheckout(w, user, body), 400, 'invalid_request');
+    expect(w.stripe.requests.length).toBe(before);
+    expect(await owner()`select 1 from public.payments where user_id = ${user}`).toHaveLength(0);
+  }
 
   for (const [name, text] of UNSTORABLE) {
     it(`payments-checkout: a redirect URL with ${name} → 400; no Stripe call, no payment`, async () => {
-      const user = await aiUser(0);
-      const before = w.stripe.requests.length;
-      const token = await sessionToken(w.fns.clerk, user);
-      for (const body of [
+      await expectCheckoutRefused([
         { pack_id: PACKS.starter.id, ...URLS, success_url: `${URLS.success_url}&x=${text}` },
         { pack_id: PACKS.starter.id, ...URLS, cancel_url: `http://localhost:3000/${text}` },
         { pack_id: PACKS.starter.id, ...URLS, idempotency_key: `key-${text}-12345678` },
-      ]) {
-        const res = await fetch(`${w.fns.url}/payments-checkout`, {
-          method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
-        });
-        await expectError(res, 400, 'invalid_request');
-      }
-      expect(w.stripe.requests.length).toBe(before);
-      expect(await paymentsOf(user)).toHaveLength(0);
+      ]);
     });
   }
 
   it('payments-checkout: wrong JSON types and SQL-looking ids → 400; no Stripe call', async () => {
-    const user = await aiUser(0);
-    const before = w.stripe.requests.length;
-    const token = await sessionToken(w.fns.clerk, user);
-    const bodies: unknown[] = [
+    await expectCheckoutRefused([
       ...WRONG_TYPES.map(([, v]) => ({ pack_id: PACKS.starter.id, ...URLS, success_url: v })),
       ...WRONG_TYPES.map(([, v]) => ({ ...URLS, pack_id: v })),
       { ...URLS, pack_id: "00000000-0000-4000-8000-00000000c001' or '1'='1" },
       { pack_id: PACKS.starter.id, ...URLS, success_url: 'x'.repeat(3000) },
-    ];
-    for (const body of bodies) {
-      const res = await fetch(`${w.fns.url}/payments-checkout`, {
-        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
-      });
-      await expectError(res, 400, 'invalid_request');
-    }
-    expect(w.stripe.requests.length).toBe(before);
-    expect(await paymentsOf(user)).toHaveLength(0);
+    ]);
   });
 
   it('stripe-webhook: a signed event whose type carries a NUL or a lone surrogate → 400, nothing recorded', async () => {

@@ -17,6 +17,12 @@ async function befriend(a: string, b: string) {
   const request = ok(await clientAs(a).rpc('send_friend_request', { p_user_id: b })) as { id: string };
   ok(await clientAs(b).rpc('accept_friend_request', { p_request_id: request.id }));
 }
+/** `n` fresh users, the first (alice) a friend of each of the others. */
+async function withFriendsOfFirst(n: number) {
+  const users = await freshUsers(n);
+  for (const friend of users.slice(1, n)) await befriend(users[0], friend);
+  return users;
+}
 async function post(author: string, args: Record<string, unknown> = {}) {
   return ok(await clientAs(author).rpc('post_story', { p_kind: 'text', p_body: `hello ${randomUUID()}`, ...args } as never)) as unknown as {
     id: string; created_at: string; expires_at: string;
@@ -90,9 +96,7 @@ describe('audience', () => {
 describe('feed, views and viewers', () => {
   let alice: string, bob: string, carol: string;
   beforeAll(async () => {
-    [alice, bob, carol] = await freshUsers(3);
-    await befriend(alice, bob);
-    await befriend(alice, carol);
+    [alice, bob, carol] = await withFriendsOfFirst(3);
   });
 
   it('lists friends’ statuses newest first; viewing is recorded once; only the author sees who viewed', async () => {
@@ -129,8 +133,7 @@ describe('feed, views and viewers', () => {
 describe('expiry and purge', () => {
   let alice: string, bob: string;
   beforeAll(async () => {
-    [alice, bob] = await freshUsers(2);
-    await befriend(alice, bob);
+    [alice, bob] = await withFriendsOfFirst(2);
   });
 
   it('expires at 24 h: visible at 23 h 59, gone from every query at 24 h (author included), purged later', async () => {
@@ -166,11 +169,10 @@ describe('expiry and purge', () => {
 });
 
 describe('blocks and suspension', () => {
+  // Alike on purpose: a world of its own, as each section has (a block here must not reach the feed tests).
   let alice: string, bob: string, carol: string;
   beforeAll(async () => {
-    [alice, bob, carol] = await freshUsers(3);
-    await befriend(alice, bob);
-    await befriend(alice, carol);
+    [alice, bob, carol] = await withFriendsOfFirst(3);
   });
 
   it('a blocked user never sees the blocker’s statuses, nor the blocker theirs, and gets no announcement', async () => {

@@ -8,12 +8,9 @@
  * Skipped only when /usr/bin/chromium is missing (.ci/run installs it).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT } from '../../stack/runtime/db.mjs';
+import { freePort } from '../../stack/runtime/db.mjs';
 import { startGateway } from '../../stack/runtime/gateway.mjs';
 import { startOpenAIStandin } from '../../stack/standins/openai.mjs';
 import { clientAs } from '../helpers/client.js';
@@ -28,16 +25,10 @@ let fns: TestFunctions;
 let openai: Awaited<ReturnType<typeof startOpenAIStandin>>;
 let gateway: { url: string; stop(): Promise<void> };
 let browser: Browser | undefined;
-let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
   openai = await startOpenAIStandin({ apiKey: KEY, reply: 'We ship worldwide within three days.', chunkDelayMs: 30 });
-  const dir = await mkdtemp(path.join(tmpdir(), 'chat-with-me-widget-browser-'));
-  await mkdir(path.join(dir, 'supabase/functions'), { recursive: true });
-  for (const n of ['widget', 'ai-chat', '_shared']) await symlink(path.join(ROOT, 'supabase/functions', n), path.join(dir, 'supabase/functions', n));
-  await symlink(path.join(ROOT, 'packages'), path.join(dir, 'packages'));
-  cleanup = () => rm(dir, { recursive: true, force: true });
-  fns = await startTestFunctions({ functionsDir: path.join(dir, 'supabase/functions'), env: { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: openai.url } });
+  fns = await startTestFunctions({ only: ['widget', 'ai-chat'], env: { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: openai.url } });
   // A gateway of our own in front of these functions: the page and the function share its origin, as with `npm start`.
   gateway = await startGateway({
     port: await freePort(),
@@ -57,7 +48,6 @@ afterAll(async () => {
   await gateway?.stop();
   await fns?.stop();
   await openai?.stop();
-  await cleanup?.();
   await closeDb();
 });
 

@@ -8,12 +8,8 @@
  * reached and recovered; a human reply stops the bot.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { parseSseText, WidgetSession } from '@chat-with-me/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../stack/runtime/db.mjs';
 import { startOpenAIStandin } from '../../stack/standins/openai.mjs';
 import { anonClient, clientAs } from '../helpers/client.js';
 import { asService, closeDb, createUser, owner } from '../helpers/db.js';
@@ -25,17 +21,11 @@ const KEY = 'sk-test-widget-openai';
 let fns: TestFunctions;
 let openai: Awaited<ReturnType<typeof startOpenAIStandin>>;
 let base: string;
-let cleanup: () => Promise<void>;
 
 beforeAll(async () => {
   openai = await startOpenAIStandin({ apiKey: KEY });
-  // A functions folder with only widget (and ai-chat, whose metering and provider code it reuses) and _shared.
-  const dir = await mkdtemp(path.join(tmpdir(), 'chat-with-me-widget-'));
-  await mkdir(path.join(dir, 'supabase/functions'), { recursive: true });
-  for (const n of ['widget', 'ai-chat', '_shared']) await symlink(path.join(ROOT, 'supabase/functions', n), path.join(dir, 'supabase/functions', n));
-  await symlink(path.join(ROOT, 'packages'), path.join(dir, 'packages'));
-  cleanup = () => rm(dir, { recursive: true, force: true });
-  fns = await startTestFunctions({ functionsDir: path.join(dir, 'supabase/functions'), env: { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: openai.url } });
+  // Only widget (and ai-chat, whose metering and provider code it reuses) and _shared.
+  fns = await startTestFunctions({ only: ['widget', 'ai-chat'], env: { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: openai.url } });
   base = `${fns.url}/widget`;
   // The local platform sets x-forwarded-for to the socket's address, as the hosted one sets the client's: every request
   // here comes from 127.0.0.1, so the per-IP limits are raised for this file (and tested on their own below).
@@ -47,7 +37,6 @@ afterAll(async () => {
   await setConfig('rate_limit.widget_message_ip.limit', 60);
   await fns?.stop();
   await openai?.stop();
-  await cleanup?.();
   await closeDb();
 });
 
