@@ -24,7 +24,27 @@ export function readConfig(file = CONFIG_FILE) {
   } catch {
     return {};
   }
+  return parseConfig(text);
+}
+
+/**
+ * config.toml text parsed (TOML 1.0, smol-toml).
+ * @param {string} text
+ * @returns {Record<string, any>}
+ */
+export function parseConfig(text) {
   return parse(text);
+}
+
+/**
+ * The [functions.<slug>] sections: enabled, verify_jwt, import_map,
+ * entrypoint (the keys the CLI reads; paths relative to supabase/).
+ * @param {Record<string, any>} [config]
+ * @returns {Record<string, Record<string, string | boolean>>}
+ */
+export function functionsConfig(config = readConfig()) {
+  const functions = config.functions ?? {};
+  return Object.fromEntries(Object.entries(functions).filter(([, v]) => v && typeof v === 'object'));
 }
 
 /** The Clerk instance domain of [auth.third_party.clerk] (default: the project's development instance). */

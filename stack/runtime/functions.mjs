@@ -73,11 +73,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { exportJWK, importSPKI, jwtVerify } from 'jose';
-import { parse as parseToml } from 'smol-toml';
 import { LOCAL_AUTHORIZED_PARTIES, STANDIN_DIR, loadClerkStandin } from '../standins/clerk.mjs';
 import { ROOT } from './db.mjs';
 import { DENO, cacheFunctions, denoEnv } from './deno.mjs';
-import { CONFIG_FILE } from './config.mjs';
+import { CONFIG_FILE, functionsConfig, readConfig } from './config.mjs';
 
 const FUNCTIONS_DIR = path.join(ROOT, 'supabase/functions');
 const LAUNCHER = path.join(ROOT, 'stack/runtime/deno-launcher.js');
@@ -97,18 +96,6 @@ export const LOCAL_KEYS = {
 };
 
 /**
- * [functions.<slug>] sections of supabase/config.toml (parsed with smol-toml):
- * enabled, verify_jwt, import_map, entrypoint (the keys the CLI reads; paths
- * relative to supabase/).
- * @param {string} toml
- * @returns {Record<string, Record<string, string | boolean>>}
- */
-export function readFunctionsConfig(toml) {
-  const functions = /** @type {any} */ (parseToml(toml)).functions ?? {};
-  return Object.fromEntries(Object.entries(functions).filter(([, v]) => v && typeof v === 'object'));
-}
-
-/**
  * Functions to serve: [{ name, dir, entrypoint, importMap, verifyJwt }].
  * `functionsDir` and `configFile` default to supabase/functions and
  * supabase/config.toml; config paths are relative to the config's folder.
@@ -116,8 +103,7 @@ export function readFunctionsConfig(toml) {
  * @returns {Promise<{ name: string, dir: string, entrypoint: string, importMap: string | undefined, verifyJwt: boolean }[]>}
  */
 export async function discoverFunctions({ functionsDir = FUNCTIONS_DIR, configFile = CONFIG_FILE } = {}) {
-  const toml = await readFile(configFile, 'utf8').catch(() => '');
-  const config = readFunctionsConfig(toml);
+  const config = functionsConfig(readConfig(configFile));
   const supabaseDir = path.dirname(configFile);
   const names = new Set();
   for (const entry of await readdir(functionsDir, { withFileTypes: true }).catch(() => [])) {

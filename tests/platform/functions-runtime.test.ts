@@ -11,19 +11,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ROOT } from '../../stack/runtime/db.mjs';
 import { importMapFor } from '../../stack/gen-import-maps.mjs';
-import { discoverFunctions, LOCAL_KEYS, readFunctionsConfig } from '../../stack/runtime/functions.mjs';
+import { functionsConfig, parseConfig, readConfig } from '../../stack/runtime/config.mjs';
+import { discoverFunctions, LOCAL_KEYS } from '../../stack/runtime/functions.mjs';
 import { sessionToken } from '../helpers/clerk.js';
-import { closeDb, createUser } from '../helpers/db.js';
+import { createUser, startForFile } from '../helpers/db.js';
 import { expectError, startTestFunctions, type TestFunctions } from '../helpers/functions.js';
 
-let fns: TestFunctions;
-beforeAll(async () => {
-  fns = await startTestFunctions();
-});
-afterAll(async () => {
-  await fns?.stop();
-  await closeDb();
-});
+const fns = startForFile(() => startTestFunctions());
 
 describe('URL layout', () => {
   it('serves under /functions/v1/<name> on 127.0.0.1', () => {
@@ -169,7 +163,7 @@ describe('a scratch project (environment, verify_jwt, stop)', () => {
 
 describe('deploy layout read by the Supabase CLI', () => {
   it('declares verify_jwt = false for every function in config.toml', async () => {
-    const config = readFunctionsConfig(await readFile(path.join(ROOT, 'supabase/config.toml'), 'utf8'));
+    const config = functionsConfig(readConfig(path.join(ROOT, 'supabase/config.toml')));
     const fns = await discoverFunctions();
     expect(fns.map((f: { name: string }) => f.name).sort()).toEqual(['ai-chat', 'ai-suggest', 'api-docs', 'clerk-webhook', 'cloudinary-webhook', 'health', 'me', 'media-sign', 'payments-checkout', 'push-dispatch', 'stripe-webhook', 'widget']);
     for (const f of fns) expect(config[f.name], f.name).toMatchObject({ verify_jwt: false });
@@ -209,7 +203,7 @@ describe('deploy layout read by the Supabase CLI', () => {
 
   it('reads [functions.<slug>] sections like the CLI', () => {
     expect(
-      readFunctionsConfig('[api]\nport = 1\n[functions.a]\nverify_jwt = false # note\nimport_map = "./functions/a/deno.json"\n[functions."b-c"]\nenabled = false\n'),
+      functionsConfig(parseConfig('[api]\nport = 1\n[functions.a]\nverify_jwt = false # note\nimport_map = "./functions/a/deno.json"\n[functions."b-c"]\nenabled = false\n')),
     ).toEqual({ a: { verify_jwt: false, import_map: './functions/a/deno.json' }, 'b-c': { enabled: false } });
   });
 });
