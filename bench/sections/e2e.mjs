@@ -38,8 +38,11 @@
  * statement PostgREST runs for an operation (the RPC call or the insert,
  * with everything it runs inside) is told apart by its text; share = its mean
  * planning + execution time / the operation's mean latency seen by the
- * client. The envelope (BEGIN, the `set_config` of role and claims, COMMIT)
- * is reported apart, per request.
+ * client. The envelope's statement (the `set_config` of role, claims and
+ * headers) is reported apart, per request. A write's commit also waits for
+ * its WAL flush, which no statement counts: `pg_stat_wal` (with
+ * `track_wal_io_timing`, switched on for this section) gives the flushes
+ * and their mean time over the same interval.
  *
  * PostgREST runs with the stack's pool of 10 connections: at 32 clients,
  * requests queue for a connection, as they would on a hosted project of that

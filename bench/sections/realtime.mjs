@@ -20,8 +20,8 @@
  *  - `after_commit`, per (message, subscriber): arrival − the commit's
  *    answer, what Realtime adds after the commit (≤ 0 when the broadcast
  *    beats the answer); median and p95 over all deliveries;
- *  - `last_after_commit`, per message: the same for its last subscriber
- *    (the fan-out's tail);
+ *  - `first_after_commit` / `last_after_commit`, per message: the same for
+ *    its first and its last subscriber (the fan-out's spread);
  *  - `delivery`: arrival − the send's start (includes the send).
  * The 100 clients, the stand-in, the gateway and the sender share one Node
  * process (and the machine's cores with PostgreSQL): at 100 subscribers the
@@ -130,7 +130,9 @@ export async function benchRealtime({ superuser, superuserUrl, url, quick, log }
       }
       const send = summarize(samples.map((s) => s.send));
       const afterCommit = summarize(samples.flatMap((s) => s.after));
-      const last = summarize(samples.filter((s) => s.after.length).map((s) => Math.max(...s.after)));
+      const delivered = samples.filter((s) => s.after.length);
+      const first = summarize(delivered.map((s) => Math.min(...s.after)));
+      const last = summarize(delivered.map((s) => Math.max(...s.after)));
       const delivery = summarize(samples.flatMap((s) => s.delivery));
       const missing = samples.reduce((a, s) => a + s.missing, 0);
       const run = {
@@ -142,6 +144,7 @@ export async function benchRealtime({ superuser, superuserUrl, url, quick, log }
         missing,
         send_ms: send,
         after_commit_ms: afterCommit,
+        first_after_commit_ms: first,
         last_after_commit_ms: last,
         delivery_ms: delivery,
         delivery_to_send_p50_ratio: round(delivery.p50 / send.p50, 2),
@@ -150,7 +153,7 @@ export async function benchRealtime({ superuser, superuserUrl, url, quick, log }
       log(
         `realtime, ${subscribers} subscriber${subscribers > 1 ? 's' : ''}: ${samples.length} messages, ${afterCommit.n} deliveries${missing ? `, ${missing} MISSING` : ''}: ` +
           `send (baseline) p50 ${send.p50} ms; after the commit's answer p50 ${afterCommit.p50} ms, p95 ${afterCommit.p95} ms; ` +
-          `last subscriber p50 ${last.p50} ms, p95 ${last.p95} ms; from the send p50 ${delivery.p50} ms (${run.delivery_to_send_p50_ratio}× the send)`,
+          `first subscriber p50 ${first.p50} ms; last subscriber p50 ${last.p50} ms, p95 ${last.p95} ms; from the send p50 ${delivery.p50} ms (${run.delivery_to_send_p50_ratio}× the send)`,
       );
     }
     return { chat_members: members.length + 1, runs };
