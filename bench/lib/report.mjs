@@ -3,6 +3,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { aiPeerRows, aiSplitSection } from './ai-report.mjs';
 import { clientPathRows, clientPathSections } from './e2e-report.mjs';
 import { growthRows, growthSections } from './growth-report.mjs';
 import { groupedBars, latencyBars } from './svg.mjs';
@@ -96,6 +97,7 @@ export function summaryRows(r) {
       `median < ${GOALS.ai_overhead_median_max_ms} ms`,
       yes(a.overhead.total.p50 < GOALS.ai_overhead_median_max_ms),
     ]);
+    rows.push(...aiPeerRows(a));
   }
   if (r.metering) {
     for (const m of r.metering.results) {
@@ -254,6 +256,7 @@ export function renderReport(r) {
         out.push(`Where it goes (medians, from the function's own timings in \`ai_interactions\`, which count from just before the provider call): **${ms(a.breakdown.before_provider_call.p50)} before the provider call** (token check, reading the chat, model and history as the user, context, rate limits and the reservation in \`private.start_ai_interaction\`, the gateway hop) and **${ms(a.breakdown.after_provider_stream.p50)} after the provider's stream ended** (\`private.finish_ai_interaction\`: settlement, the prompt and the answer stored as messages with their triggers and broadcasts, then \`done\`).`);
         out.push('');
       }
+      out.push(...aiSplitSection(a, table));
       out.push('![AI proxy latency](ai.svg)');
     }
     out.push('');
