@@ -26,6 +26,16 @@ export const Timestamp = z.iso.datetime({ offset: true });
 /** Any JSON value (a `jsonb` column). */
 export const JsonValue: z.ZodType<Json> = z.json();
 
+/**
+ * The 200 answer of a webhook function (clerk-webhook, stripe-webhook): the
+ * provider stops retrying on 200 (any other status makes it retry with
+ * backoff). `event_id` is the provider's id of the delivery, `type` its event
+ * type, `outcome` what handling it did (each webhook's own enum).
+ */
+export function webhookReceipt<Outcome extends z.ZodType>(outcome: Outcome) {
+  return z.object({ received: z.literal(true), event_id: z.string(), type: z.string(), outcome });
+}
+
 /** True when A and B are the same type (compile-time drift checks against the generated Database types). */
 export type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 

@@ -99,6 +99,21 @@ function sse(description: string, events: Record<string, keyof typeof COMPONENTS
 
 const body = (name: keyof typeof COMPONENTS) => ({ required: true, content: { 'application/json': { schema: ref(name) } } });
 
+/**
+ * A provider's webhook (POST): signed as the security scheme `scheme` says,
+ * the provider's `envelope` in, 200 with `answer` once handled, else an
+ * error answer (400 bad signature or body, 413, 415, 503).
+ */
+function webhook(operationId: string, summary: string, scheme: string, envelope: keyof typeof COMPONENTS, answer: keyof typeof COMPONENTS, handled: string): Json {
+  return {
+    post: {
+      operationId, summary,
+      security: [{ [scheme]: [] }], requestBody: body(envelope),
+      responses: { '200': json(answer, handled), ...errors(400, 413, 415, 503) },
+    },
+  };
+}
+
 /** The OpenAPI 3.1 document (a plain JSON value). */
 export function openApiDocument(): Json {
   const clerk = [{ clerkSession: [] }];
@@ -157,27 +172,12 @@ export function openApiDocument(): Json {
         responses: { '200': json('PaymentsCheckoutResponse', 'The checkout session'), ...errors(400, 401, 403, 404, 415, 429, 502, 503) },
       },
     },
-    '/clerk-webhook': {
-      post: {
-        operationId: 'clerkWebhook', summary: 'Clerk user events (Svix-signed: svix-id, svix-timestamp, svix-signature)',
-        security: [{ svixSignature: [] }], requestBody: body('ClerkWebhookEnvelope'),
-        responses: { '200': json('ClerkWebhookResponse', 'Handled (or a duplicate / ignored event)'), ...errors(400, 413, 415, 503) },
-      },
-    },
-    '/stripe-webhook': {
-      post: {
-        operationId: 'stripeWebhook', summary: 'Stripe events (Stripe-Signature header)',
-        security: [{ stripeSignature: [] }], requestBody: body('StripeEventEnvelope'),
-        responses: { '200': json('StripeWebhookResponse', 'Handled (or a duplicate / ignored event)'), ...errors(400, 413, 415, 503) },
-      },
-    },
-    '/cloudinary-webhook': {
-      post: {
-        operationId: 'cloudinaryWebhook', summary: 'Cloudinary upload notifications (X-Cld-Signature, X-Cld-Timestamp)',
-        security: [{ cloudinarySignature: [] }], requestBody: body('CloudinaryNotificationEnvelope'),
-        responses: { '200': json('CloudinaryWebhookResponse', 'Handled (or ignored)'), ...errors(400, 413, 415, 503) },
-      },
-    },
+    '/clerk-webhook': webhook('clerkWebhook', 'Clerk user events (Svix-signed: svix-id, svix-timestamp, svix-signature)', 'svixSignature',
+      'ClerkWebhookEnvelope', 'ClerkWebhookResponse', 'Handled (or a duplicate / ignored event)'),
+    '/stripe-webhook': webhook('stripeWebhook', 'Stripe events (Stripe-Signature header)', 'stripeSignature',
+      'StripeEventEnvelope', 'StripeWebhookResponse', 'Handled (or a duplicate / ignored event)'),
+    '/cloudinary-webhook': webhook('cloudinaryWebhook', 'Cloudinary upload notifications (X-Cld-Signature, X-Cld-Timestamp)', 'cloudinarySignature',
+      'CloudinaryNotificationEnvelope', 'CloudinaryWebhookResponse', 'Handled (or ignored)'),
     '/push-dispatch': {
       post: {
         operationId: 'pushDispatch', summary: 'Drain the push outbox once (Bearer PUSH_DISPATCH_SECRET)',

@@ -113,6 +113,7 @@ export const BalancePayload = z.object({
 });
 export type BalancePayload = z.infer<typeof BalancePayload>;
 
+// Alike on purpose: a payload schema, then the map of a channel's events by name, as ai-chat.ts maps its SSE events.
 /** Every event on `chat:<chat_id>` (only the database sends there), by event name. */
 export const ChatChannelEvents = {
   INSERT: MessageChangePayload,

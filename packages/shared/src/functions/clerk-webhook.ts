@@ -16,7 +16,7 @@
  * correct, are refused instead (`storableText`).
  */
 import { z } from 'zod';
-import { ClerkUserId, repairedText, storableText } from '../common.ts';
+import { ClerkUserId, repairedText, storableText, webhookReceipt } from '../common.ts';
 
 /**
  * Verification of an email address or phone number: `status` is `verified`
@@ -112,12 +112,9 @@ export const ClerkWebhookOutcome = z.enum([
 ]);
 export type ClerkWebhookOutcome = z.infer<typeof ClerkWebhookOutcome>;
 
-/** 200 answer: Svix stops retrying. Any 4xx/5xx makes Svix retry with backoff. */
-export const ClerkWebhookResponse = z.object({
-  received: z.literal(true),
-  /** The Svix message id (`svix-id` header). */
-  event_id: z.string(),
-  type: z.string(),
-  outcome: ClerkWebhookOutcome,
-});
+/**
+ * 200 answer: Svix stops retrying (any 4xx/5xx makes Svix retry with
+ * backoff); `event_id` is the Svix message id (`svix-id` header).
+ */
+export const ClerkWebhookResponse = webhookReceipt(ClerkWebhookOutcome);
 export type ClerkWebhookResponse = z.infer<typeof ClerkWebhookResponse>;

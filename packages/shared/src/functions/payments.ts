@@ -56,6 +56,8 @@ export const CreditPack = z.object({
 });
 export type CreditPack = z.infer<typeof CreditPack>;
 
+// Alike on purpose: a row schema lists its table's columns in order (checked against the generated Row at the end
+// of this file), so row and payload schemas here, in ai-chat.ts and in realtime.ts share their look.
 /** Where a payment stands; it only moves forward (a late event never moves it back). */
 export const PaymentStatus = z.enum(Constants.public.Enums.payment_status);
 export type PaymentStatus = z.infer<typeof PaymentStatus>;
@@ -152,13 +154,13 @@ export type PaymentsCheckoutResponse = z.infer<typeof PaymentsCheckoutResponse>;
 // Notifications on user:<user_id> (event `notification`, `payload` below by `kind`)
 // -----------------------------------------------------------------------------
 
+/** What every top-up notification names: the payment, its pack, and the amount paid (minor units). */
+const topupPayment = { payment_id: Uuid, pack_id: Uuid, currency: Currency, amount_minor: MinorAmount };
+
 /** kind `topup_succeeded`: the payment was credited. */
 export const TopupSucceededPayload = z.object({
-  payment_id: Uuid,
-  pack_id: Uuid,
+  ...topupPayment,
   pack_name: z.string().nullable(),
-  currency: Currency,
-  amount_minor: MinorAmount,
   credits_micro_usd: MicroUsd,
   /** Wallet balance right after the credit. */
   balance_micro_usd: MicroUsd,
@@ -166,13 +168,7 @@ export const TopupSucceededPayload = z.object({
 export type TopupSucceededPayload = z.infer<typeof TopupSucceededPayload>;
 
 /** kind `topup_failed`: a delayed payment method (bank debit…) failed; nothing was credited. */
-export const TopupFailedPayload = z.object({
-  payment_id: Uuid,
-  pack_id: Uuid,
-  currency: Currency,
-  amount_minor: MinorAmount,
-  credits_micro_usd: MicroUsd,
-});
+export const TopupFailedPayload = z.object({ ...topupPayment, credits_micro_usd: MicroUsd });
 export type TopupFailedPayload = z.infer<typeof TopupFailedPayload>;
 
 /**
@@ -180,11 +176,8 @@ export type TopupFailedPayload = z.infer<typeof TopupFailedPayload>;
  * the credits was taken back, as far as the balance allowed.
  */
 export const TopupRefundedPayload = z.object({
-  payment_id: Uuid,
-  pack_id: Uuid,
+  ...topupPayment,
   status: z.enum(['partially_refunded', 'refunded']),
-  currency: Currency,
-  amount_minor: MinorAmount,
   /** Total refunded so far, minor units. */
   amount_refunded_minor: MinorAmount,
   /** Credits debited by this refund step. */

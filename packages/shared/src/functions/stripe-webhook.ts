@@ -11,7 +11,7 @@
  * adding fields never breaks us.
  */
 import { z } from 'zod';
-import { storableText } from '../common.ts';
+import { storableText, webhookReceipt } from '../common.ts';
 import { Currency, MinorAmount } from './payments.ts';
 
 /** The event types stripe-webhook acts on (enable these on the endpoint); any other is recorded and ignored. */
@@ -92,12 +92,9 @@ export const StripeWebhookOutcome = z.enum([
 ]);
 export type StripeWebhookOutcome = z.infer<typeof StripeWebhookOutcome>;
 
-/** 200 answer: Stripe stops retrying. Any other status makes Stripe retry with backoff for up to three days. */
-export const StripeWebhookResponse = z.object({
-  received: z.literal(true),
-  /** Stripe's event id (evt_…). */
-  event_id: z.string(),
-  type: z.string(),
-  outcome: StripeWebhookOutcome,
-});
+/**
+ * 200 answer: Stripe stops retrying (any other status makes Stripe retry with
+ * backoff for up to three days); `event_id` is Stripe's event id (evt_…).
+ */
+export const StripeWebhookResponse = webhookReceipt(StripeWebhookOutcome);
 export type StripeWebhookResponse = z.infer<typeof StripeWebhookResponse>;
