@@ -1,7 +1,8 @@
 /**
  * The committed Database types (packages/shared/src/database.types.ts) must be
- * exactly what `supabase gen types typescript --schema public` prints for the
- * migrated test database. On failure run `npm run gen:types` and commit.
+ * exactly what `npm run gen:types` writes for the migrated test database (its
+ * header, then what `supabase gen types typescript --schema public --schema
+ * private` prints). On failure run `npm run gen:types` and commit.
  */
 import { readFile } from 'node:fs/promises';
 import { expect, inject, it } from 'vitest';
