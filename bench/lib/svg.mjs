@@ -16,6 +16,17 @@ function niceMax(v) {
   return 10 * p;
 }
 
+/** The first lines of a chart W × H: the svg element, a white background, the title and subtitle at x = `left`. */
+function chartStart(W, H, left, title, subtitle) {
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="#fff"/>`,
+    `<text x="${left}" y="24" font-size="16" font-weight="600">${esc(title)}</text>`,
+  ];
+  if (subtitle) out.push(`<text x="${left}" y="44" fill="#555">${esc(subtitle)}</text>`);
+  return out;
+}
+
 /**
  * Grouped vertical bars.
  * @param {{ title: string, subtitle?: string, categories: string[], series: { name: string, values: number[] }[], yLabel: string }} o
@@ -30,11 +41,7 @@ export function groupedBars({ title, subtitle = '', categories, series, yLabel }
   const groupW = iw / categories.length;
   const barW = Math.min(42, (groupW * 0.8) / series.length);
   const y = (v) => m.top + ih - (v / max) * ih;
-  const out = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`);
-  out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  out.push(`<text x="${m.left}" y="24" font-size="16" font-weight="600">${esc(title)}</text>`);
-  if (subtitle) out.push(`<text x="${m.left}" y="44" fill="#555">${esc(subtitle)}</text>`);
+  const out = chartStart(W, H, m.left, title, subtitle);
   for (let k = 0; k <= 5; k++) {
     const v = (max * k) / 5;
     out.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e5e5"/>`);
@@ -74,11 +81,7 @@ export function latencyBars({ title, subtitle = '', rows, unit, goal }) {
   const iw = W - m.left - m.right;
   const max = niceMax(Math.max(...rows.map((r) => r.p95), goal?.value ?? 0));
   const x = (v) => m.left + (v / max) * iw;
-  const out = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`);
-  out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  out.push(`<text x="16" y="24" font-size="16" font-weight="600">${esc(title)}</text>`);
-  if (subtitle) out.push(`<text x="16" y="44" fill="#555">${esc(subtitle)}</text>`);
+  const out = chartStart(W, H, 16, title, subtitle);
   for (let k = 0; k <= 5; k++) {
     const v = (max * k) / 5;
     out.push(`<line x1="${x(v)}" x2="${x(v)}" y1="${m.top - 6}" y2="${m.top + rows.length * rowH}" stroke="#e5e5e5"/>`);

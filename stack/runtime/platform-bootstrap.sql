@@ -98,6 +98,9 @@ alter default privileges for role postgres in schema public
 -- (https://github.com/supabase/auth/tree/master/migrations:
 -- 20220224000811_update_auth_functions.up.sql and
 -- 20220531120530_add_auth_jwt_function.up.sql). No auth tables: identity is Clerk's.
+-- Alike on purpose: auth.uid(), auth.role() and auth.email() are GoTrue's
+-- definitions as written upstream (one per claim); they stay verbatim copies so
+-- that local behaviour is the hosted platform's, rather than one shared helper.
 -- -----------------------------------------------------------------------------
 create schema if not exists auth authorization supabase_auth_admin;
 grant usage on schema auth to postgres, anon, authenticated, service_role;
