@@ -26,6 +26,11 @@ export function aiSplitSection(a, table) {
   const out = [];
   if (a.split) {
     out.push(`The split (medians per call; \`server_timing\` of \`done\`, measured in the function, W3C Server Timing phases): total overhead = **${ms(a.split.database.p50)} database work** (the caller's reads, \`start_ai_interaction\`, and ${ms(a.split.settlement.p50)} of settlement before \`done\`) **+ ${ms(a.split.rest.p50)} the rest** (token check, context, the gateway hop, Deno, the \`openai\` SDK, SSE). Without the settlement before \`done\`, the total overhead would be ${ms(a.split.total_overhead_without_settlement.p50)}.`);
+    if (a.split.function_phases) {
+      const f = a.split.function_phases;
+      out.push('');
+      out.push(`In the function (medians of \`server_timing\`): token check ${ms(f.auth_ms.p50)}, database before the provider ${ms(f.db_ms.p50)}, provider ${ms(f.provider_ms.p50)}, settlement ${ms(f.settle_ms.p50)}, the rest of the function ${ms(f.other_ms.p50)}, total ${ms(f.total_ms.p50)}; outside it (the gateway hop, HTTP, the SDKs' difference): ${ms(a.split.outside_function.p50)}.`);
+    }
     out.push('');
   }
   const pk = a.peers?.portkey;

@@ -187,7 +187,9 @@ export async function benchAi({ url, quick, peers = false, log }) {
 
     const samples = { fn: { ttft: [], total: [] }, direct: { ttft: [], total: [] }, overhead: { ttft: [], total: [] } };
     /** ai-chat's overhead split per call (ms): database work before `done`, and the rest. */
-    const split = { db: [], settle: [], rest: [], beforeSettle: [] };
+    const split = { db: [], settle: [], rest: [], beforeSettle: [], outside: [] };
+    /** The function's own phases per call (server_timing of `done`, ms). */
+    const phases = { auth_ms: [], db_ms: [], provider_ms: [], settle_ms: [], other_ms: [], total_ms: [] };
     const peer = { ttft: [], total: [], overhead: { ttft: [], total: [] } };
     /** @type {{ interaction: string, ttft: number, total: number }[]} */
     const measured = [];
@@ -219,6 +221,9 @@ export async function benchAi({ url, quick, peers = false, log }) {
       split.rest.push(f.total - d.total - db);
       // What the total overhead would be if `done` did not wait for the settlement.
       split.beforeSettle.push(f.total - d.total - f.timing.settle_ms);
+      // Outside the function: the client's overhead that the function did not see (gateway hop, HTTP, the SDKs).
+      split.outside.push(f.total - d.total - (f.timing.total_ms - f.timing.provider_ms));
+      for (const k of Object.keys(phases)) phases[k].push(f.timing[k]);
       if (p) {
         peer.ttft.push(p.ttft);
         peer.total.push(p.total);
@@ -272,6 +277,8 @@ export async function benchAi({ url, quick, peers = false, log }) {
         rest: summarize(split.rest),
         settlement: summarize(split.settle),
         total_overhead_without_settlement: summarize(split.beforeSettle),
+        outside_function: summarize(split.outside),
+        function_phases: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, summarize(v)])),
       },
       check,
     };
