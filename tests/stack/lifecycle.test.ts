@@ -58,6 +58,30 @@ async function ports() {
 
 const stackState = async (dir: string) => JSON.parse(await readFile(path.join(dir, 'stack.json'), 'utf8')) as { pid: number; children: { name: string; pid: number }[] };
 
+/**
+ * A stack started (node stack/start.mjs) on a fresh state folder, with the
+ * user `id` committed; `env` starts another on the same folder and ports.
+ */
+async function startedWithUser(id: string, displayName: string) {
+  const dir = await stateDir();
+  const env = { STACK_STATE_DIR: dir, ...(await ports()) };
+  const first = await start(['node', 'stack/start.mjs'], env);
+  const sql = postgres(first.env.DB_URL!, { max: 1, onnotice: () => {} });
+  await sql`insert into public.users (id, display_name) values (${id}, ${displayName})`;
+  await sql.end();
+  return { dir, env, first };
+}
+
+/** The display_name rows of user `id` in the running stack `s`. */
+async function displayNames(s: Started, id: string) {
+  const sql = postgres(s.env.DB_URL!, { max: 1, onnotice: () => {} });
+  try {
+    return await sql`select display_name from public.users where id = ${id}`;
+  } finally {
+    await sql.end();
+  }
+}
+
 describe('a busy port', () => {
   it('names the port, what holds it and the variable that changes it', { timeout: 120_000 }, async () => {
     const holder = net.createServer();
@@ -95,20 +119,13 @@ describe('stopping', () => {
 
 describe('recovery', () => {
   it('after kill -9 of the stack process, the next start recovers with the data kept', { timeout: 300_000 }, async () => {
-    const dir = await stateDir();
-    const env = { STACK_STATE_DIR: dir, ...(await ports()) };
-    const first = await start(['node', 'stack/start.mjs'], env);
-    const sql = postgres(first.env.DB_URL!, { max: 1, onnotice: () => {} });
-    await sql`insert into public.users (id, display_name) values ('user_lifecycleKill9000000000', 'Survivor')`;
-    await sql.end();
+    const { env, first } = await startedWithUser('user_lifecycleKill9000000000', 'Survivor');
     first.child.kill('SIGKILL');
     await first.exited;
 
     const second = await start(['node', 'stack/start.mjs'], env);
     expect(second.output()).toContain('stopped leftovers of a killed stack');
-    const sql2 = postgres(second.env.DB_URL!, { max: 1, onnotice: () => {} });
-    expect(await sql2`select display_name from public.users where id = 'user_lifecycleKill9000000000'`).toEqual([{ display_name: 'Survivor' }]);
-    await sql2.end();
+    expect(await displayNames(second, 'user_lifecycleKill9000000000')).toEqual([{ display_name: 'Survivor' }]);
     const res = await fetch(`${second.env.API_URL}/rest/v1/credit_packs?select=id`, { headers: { apikey: second.env.PUBLISHABLE_KEY! } });
     expect(res.status).toBe(200);
     second.child.kill('SIGTERM');
@@ -116,21 +133,14 @@ describe('recovery', () => {
   });
 
   it('after kill -9 of PostgreSQL alone, the stack stops itself and the next start recovers the data', { timeout: 300_000 }, async () => {
-    const dir = await stateDir();
-    const env = { STACK_STATE_DIR: dir, ...(await ports()) };
-    const first = await start(['node', 'stack/start.mjs'], env);
-    const sql = postgres(first.env.DB_URL!, { max: 1, onnotice: () => {} });
-    await sql`insert into public.users (id, display_name) values ('user_lifecyclePgKill00000000', 'Committed')`;
-    await sql.end();
+    const { dir, env, first } = await startedWithUser('user_lifecyclePgKill00000000', 'Committed');
     const { children } = await stackState(dir);
     process.kill(children.find((c) => c.name === 'postgres')!.pid, 'SIGKILL');
     expect(await first.exited).not.toBe(0);
     expect(first.output()).toContain('PostgreSQL exited unexpectedly');
 
     const second = await start(['node', 'stack/start.mjs'], env);
-    const sql2 = postgres(second.env.DB_URL!, { max: 1, onnotice: () => {} });
-    expect(await sql2`select display_name from public.users where id = 'user_lifecyclePgKill00000000'`).toEqual([{ display_name: 'Committed' }]);
-    await sql2.end();
+    expect(await displayNames(second, 'user_lifecyclePgKill00000000')).toEqual([{ display_name: 'Committed' }]);
     second.child.kill('SIGTERM');
     await second.exited;
   });
