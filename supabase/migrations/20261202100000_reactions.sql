@@ -74,26 +74,35 @@ on conflict (key) do nothing;
  * emoji; [] without reactions. A PostgREST computed field
  * (https://docs.postgrest.org/en/v12/references/api/computed_fields.html):
  * `supabase.from('messages').select('*, reactions')` or
- * `supabase.rpc('get_chat_history', …).select('*, reactions')`. Security
- * invoker: reads under the caller's RLS, so it is [] for a message the caller
- * may not read.
+ * `supabase.rpc('get_chat_history', …).select('*, reactions')`. [] for a
+ * message of a chat the caller is not a member of, or when the caller is
+ * suspended (the same rule as the read policy of message_reactions).
  */
 create or replace function public.reactions(m public.messages)
 returns jsonb
-language sql
+language plpgsql
 stable
-security invoker
+security definer
 set search_path = ''
 as $$
-  select coalesce(jsonb_agg(jsonb_build_object('emoji', r.emoji, 'count', r.n, 'reacted', r.mine)
-                            order by r.n desc, r.first_at, r.emoji), '[]'::jsonb)
-  from (
-    select mr.emoji, count(*) as n, min(mr.created_at) as first_at,
-           bool_or(mr.user_id = (select auth.jwt()) ->> 'sub') as mine
-    from public.message_reactions mr
-    where mr.message_id = m.id
-    group by mr.emoji
-  ) r
+begin
+  -- The caller's own guard instead of RLS: security invoker re-ran the read
+  -- policies of message_reactions for every row of a history page (PL/pgSQL
+  -- and security definer: one primary-key probe, plans cached per connection).
+  if private.my_chat_role(m.chat_id) is null or private.caller_is_suspended() then
+    return '[]'::jsonb;
+  end if;
+  return (
+    select coalesce(jsonb_agg(jsonb_build_object('emoji', r.emoji, 'count', r.n, 'reacted', r.mine)
+                              order by r.n desc, r.first_at, r.emoji), '[]'::jsonb)
+    from (
+      select mr.emoji, count(*) as n, min(mr.created_at) as first_at,
+             bool_or(mr.user_id = nullif(auth.jwt() ->> 'sub', '')) as mine
+      from public.message_reactions mr
+      where mr.message_id = m.id
+      group by mr.emoji
+    ) r);
+end;
 $$;
 
 -- -----------------------------------------------------------------------------
