@@ -6,6 +6,7 @@ import path from 'node:path';
 import { aiPeerRows, aiSplitSection } from './ai-report.mjs';
 import { clientPathRows, clientPathSections } from './e2e-report.mjs';
 import { growthRows, growthSections } from './growth-report.mjs';
+import { sendBreakdownSection } from './send-report.mjs';
 import { groupedBars, latencyBars } from './svg.mjs';
 
 export const GOALS = {
@@ -197,7 +198,7 @@ export function renderReport(r) {
     out.push('');
     out.push('- **bare**: `insert into bench.messages_bare` — a table `like public.messages` (same columns, defaults, checks and indexes; no RLS, no triggers, no foreign keys) — one autocommit statement by the owner;');
     out.push('- **bare_request**: the same bare insert inside the PostgREST request envelope that every Data API call pays (a transaction as `authenticator`, `set_config(\'role\', \'authenticated\', true)`, the JWT claims, then the statement, then commit; tests/helpers/db.ts) — **the baseline of the goal**: it differs from the real path only by RLS and triggers;');
-    out.push('- **insert_rls**: the real path as `supabase.from(\'messages\').insert()` runs it: the envelope, then `insert into public.messages` as `authenticated`: the insert policy, foreign keys, `check_message_insert`, `bump_chat_last_message` (chat row), `broadcast_message_change` → `realtime.send` (a `realtime.messages` row per message);');
+    out.push('- **insert_rls**: the real path as `supabase.from(\'messages\').insert()` runs it: the envelope, then `insert into public.messages` as `authenticated`: the insert and suspension policies, foreign keys, `check_message_insert` (block check, rate limit), then `message_inserted` (chat row, a `realtime.messages` broadcast row per message, push outbox, mentions, widget);');
     out.push('- **send_message_rpc**: the same through `supabase.rpc(\'send_message\')` (idempotent on `client_id`).');
     out.push('');
     out.push(table(['connections', 'bare', 'bare_request', 'insert_rls', 'send_message_rpc', 'insert_rls / bare_request', 'rpc / bare_request', 'insert_rls / bare'],
@@ -210,6 +211,7 @@ export function renderReport(r) {
     out.push('');
     out.push('![Message send throughput](send.svg)');
     out.push('');
+    out.push(...sendBreakdownSection(r.send.breakdown, table));
   }
 
   if (r.history) {

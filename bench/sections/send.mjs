@@ -13,11 +13,29 @@
  *    alone costs, with no policy or trigger.
  *  - `insert_rls`: the real path as supabase-js `.from('messages').insert()`
  *    runs it: the envelope, then `insert into public.messages` as
- *    `authenticated`: insert policy (sender = sub, member of the chat),
- *    check_message_insert, foreign keys, bump_chat_last_message,
- *    broadcast_message_change → realtime.send → a realtime.messages row.
+ *    `authenticated`: insert policy (sender = sub, member of the chat) and the
+ *    suspension policy, check_message_insert (block check, rate limit),
+ *    foreign keys, then the one AFTER INSERT trigger message_inserted (chat
+ *    bump, the realtime.messages broadcast row, push outbox for members with a
+ *    device, mentions in groups when the text has an '@', widget counters in
+ *    widget chats).
  *  - `send_message_rpc`: the same through `rpc('send_message')` (idempotent
  *    insert … on conflict do nothing returning *).
+ *
+ * Where the time goes (`breakdown`, after the throughput runs, on one
+ * connection of chat 0):
+ *  - `explain (analyze, buffers, timing)` of the insert as `authenticated`
+ *    inside the envelope, and of the bare insert, the mean over `explainRuns`
+ *    statements: each trigger's time ("Trigger …: time=… calls=…", the
+ *    foreign-key checks included), the insert node (heap, indexes, policies,
+ *    BEFORE triggers) and the statement's execution time;
+ *  - `track_functions = 'pl'` (pg_stat_user_functions) and, when the server
+ *    preloads pg_stat_statements (bench/run.mjs), `pg_stat_statements.track =
+ *    all` (the statements run inside functions and triggers), both set for
+ *    the `authenticator` role during this step only: calls, total and self
+ *    time of each function and mean time of each statement, per message, over
+ *    `statRuns` interleaved sends of each variant.
+ * EXPLAIN's clock costs time of its own: read it as proportions.
  */
 import { randomUUID } from 'node:crypto';
 import { benchUserId } from '../lib/dataset.mjs';
@@ -124,5 +142,116 @@ export async function benchSend({ superuser, url, quick, users, log }) {
              where c.last_message_id = (select m.id from public.messages m where m.chat_id = s.chat_id
                                         order by m.created_at desc, m.id desc limit 1))::int as chats_bumped,
            (select count(*) from bench.send_chats)::int as chats`;
-  return { results, check };
+  const breakdown = await sendBreakdown({ superuser, url, chat: chats[0], quick, log });
+  return { results, check, breakdown };
+}
+
+/** Mean per message of each "Trigger …" line, the insert node and the execution time in EXPLAIN ANALYZE output. */
+function explainTimes(plans) {
+  const sum = { triggers: {}, insert_node_ms: 0, execution_ms: 0, planning_ms: 0 };
+  for (const lines of plans) {
+    for (const line of lines) {
+      let m = line.match(/^Trigger (.+?): time=([\d.]+) calls=(\d+)/);
+      if (m) sum.triggers[m[1]] = (sum.triggers[m[1]] ?? 0) + Number(m[2]);
+      else if ((m = line.match(/^(Planning|Execution) Time: ([\d.]+) ms/))) sum[`${m[1].toLowerCase()}_ms`] += Number(m[2]);
+      else if ((m = line.match(/^\s*Insert on \S+ .*actual time=[\d.]+\.\.([\d.]+)/))) sum.insert_node_ms += Number(m[1]);
+    }
+  }
+  const n = plans.length;
+  const mean = (v) => round(v / n, 4);
+  return {
+    triggers: Object.fromEntries(Object.entries(sum.triggers).sort(([, a], [, b]) => b - a).map(([k, v]) => [k, mean(v)])),
+    insert_node_ms: mean(sum.insert_node_ms), execution_ms: mean(sum.execution_ms), planning_ms: mean(sum.planning_ms),
+  };
+}
+
+/**
+ * Where the send path's time goes, on one connection of `chat` (see the file's docstring).
+ * @param {{ superuser: import('postgres').Sql, url: string, chat: { chat_id: string, sender_id: string }, quick: boolean, log: (s: string) => void }} ctx
+ */
+async function sendBreakdown({ superuser, url, chat: c, quick, log }) {
+  const explainRuns = quick ? 20 : 100;
+  const statRuns = quick ? 50 : 300;
+  const content = (i) => `Breakdown message ${i}: the quick brown fox jumps over the lazy dog`;
+  const insert = (tx, table, i) => tx`
+    insert into ${tx(table)} (chat_id, sender_id, kind, content, client_id)
+    values (${c.chat_id}, ${c.sender_id}, 'text', ${content(i)}, ${randomUUID()})`;
+  const explain = (tx, table, i) => tx`
+    explain (analyze, buffers, timing)
+    insert into ${tx(table)} (chat_id, sender_id, kind, content, client_id)
+    values (${c.chat_id}, ${c.sender_id}, 'text', ${content(i)}, ${randomUUID()})`;
+
+  // 1. EXPLAIN ANALYZE, alternating the real insert and the bare one.
+  const plans = { insert_rls: [], bare_request: [] };
+  const auth = pool(withUser(url, 'authenticator'), 1);
+  try {
+    for (let i = 0; i < explainRuns + 5; i++) {
+      for (const [name, table] of [['insert_rls', 'public.messages'], ['bare_request', 'bench.messages_bare']]) {
+        const rows = await asUser(auth, c.sender_id, (tx) => explain(tx, table, i));
+        if (i >= 5) plans[name].push(rows.map((r) => r['QUERY PLAN']));
+      }
+    }
+  } finally {
+    await auth.end();
+  }
+  const explained = { runs: explainRuns, insert_rls: explainTimes(plans.insert_rls), bare_request: explainTimes(plans.bare_request) };
+
+  // 2. Function and statement statistics, collected for the authenticator role only while this runs.
+  const [{ libs }] = await superuser`select current_setting('shared_preload_libraries') as libs`;
+  const pgss = /pg_stat_statements/.test(libs);
+  if (pgss) await superuser`create extension if not exists pg_stat_statements with schema extensions`;
+  await superuser`alter role authenticator set track_functions = 'pl'`;
+  if (pgss) await superuser.unsafe(`alter role authenticator set pg_stat_statements.track = 'all'`);
+  let functions = [];
+  let statements = [];
+  try {
+    const stats = pool(withUser(url, 'authenticator'), 1);
+    const before = await superuser`select funcid, calls, total_time, self_time from pg_stat_user_functions`;
+    try {
+      for (let i = 0; i < 5; i++) await asUser(stats, c.sender_id, (tx) => insert(tx, 'public.messages', i));
+      if (pgss) await superuser`select extensions.pg_stat_statements_reset()`;
+      for (let i = 0; i < statRuns; i++) {
+        await asUser(stats, c.sender_id, (tx) => insert(tx, 'public.messages', i));
+        await asUser(stats, c.sender_id, (tx) => tx`select id from public.send_message(${c.chat_id}, ${content(i)}, 'text', ${randomUUID()})`);
+      }
+    } finally {
+      await stats.end(); // a closing backend flushes its function statistics
+    }
+    const perMessage = 2 * statRuns;
+    for (let i = 0; i < 50; i++) {
+      await superuser`select pg_stat_clear_snapshot()`;
+      const after = await superuser`
+        select f.funcid, f.schemaname || '.' || f.funcname as name, f.calls, f.total_time, f.self_time
+        from pg_stat_user_functions f`;
+      const prev = new Map(before.map((b) => [b.funcid, b]));
+      functions = after
+        .map((a) => {
+          const b = prev.get(a.funcid) ?? { calls: 0, total_time: 0, self_time: 0 };
+          return { name: a.name, calls_per_message: round((Number(a.calls) - Number(b.calls)) / perMessage, 2),
+            total_ms_per_message: round((a.total_time - b.total_time) / perMessage, 4), self_ms_per_message: round((a.self_time - b.self_time) / perMessage, 4) };
+        })
+        .filter((f) => f.calls_per_message > 0)
+        .sort((a, b) => b.total_ms_per_message - a.total_ms_per_message);
+      if (functions.length) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (pgss) {
+      statements = (await superuser`
+        select toplevel, calls, total_exec_time, regexp_replace(query, '[[:space:]]+', ' ', 'g') as query
+        from extensions.pg_stat_statements
+        where userid = (select oid from pg_roles where rolname = 'authenticator') and calls >= ${statRuns}
+        order by total_exec_time desc
+        limit 25`).map((s) => ({
+        toplevel: s.toplevel, calls_per_message: round(Number(s.calls) / perMessage, 2),
+        mean_ms: round(s.total_exec_time / Number(s.calls), 4), ms_per_message: round(s.total_exec_time / perMessage, 4),
+        query: s.query.length > 140 ? `${s.query.slice(0, 140)}…` : s.query,
+      }));
+    }
+  } finally {
+    await superuser`alter role authenticator reset track_functions`;
+    if (pgss) await superuser.unsafe(`alter role authenticator reset pg_stat_statements.track`);
+  }
+  log(`send breakdown: insert_rls ${explained.insert_rls.execution_ms} ms vs bare ${explained.bare_request.execution_ms} ms per statement (EXPLAIN ANALYZE); ` +
+    `top triggers ${Object.entries(explained.insert_rls.triggers).slice(0, 3).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
+  return { explain: explained, stat_runs: statRuns, functions, statements, pg_stat_statements: pgss };
 }

@@ -8,7 +8,10 @@
 -- setting `deleted_at`: nothing else of a message can change (column
 -- privileges). History pages by the cursor (created_at, id), never by offset.
 -- Every insert, update and delete is broadcast to the private topic
--- `chat:<chat_id>` (realtime.broadcast_changes; event = INSERT/UPDATE/DELETE).
+-- `chat:<chat_id>` (realtime.broadcast_changes' payload; event =
+-- INSERT/UPDATE/DELETE). What an insert does after the row is stored (the
+-- chat's last message, the broadcast, pushes, mentions, widget counters) is
+-- one trigger, private.message_inserted, in 20261202200000_message_send_path.sql.
 -- Also here: the foreign keys of chats.last_message_id and
 -- chat_members.last_read_message_id (messages did not exist before). The read
 -- policy of media, which reads messages, is in the media uploads migration.
@@ -117,25 +120,28 @@ security definer
 set search_path = ''
 as $$
 begin
-  if new.reply_to_id is not null and not exists (
-    select 1 from public.messages m where m.id = new.reply_to_id and m.chat_id = new.chat_id
-  ) then
-    if private.caller_is_outsider(new.chat_id, new.sender_id) then
-      return new; -- refused by the insert policy
+  -- (The reply and media checks test the column first, in an IF of their own:
+  -- a query whose condition folds to false for most messages would be
+  -- planned anew on every message.)
+  if new.reply_to_id is not null then
+    if not exists (select 1 from public.messages m where m.id = new.reply_to_id and m.chat_id = new.chat_id) then
+      if private.caller_is_outsider(new.chat_id, new.sender_id) then
+        return new; -- refused by the insert policy
+      end if;
+      raise exception 'reply_to_id must be a message of the same chat' using errcode = '22023';
     end if;
-    raise exception 'reply_to_id must be a message of the same chat' using errcode = '22023';
   end if;
 
   if new.kind in ('image', 'file') and new.media_id is null then
     raise exception '% messages need a media_id', new.kind using errcode = '22023';
   end if;
-  if new.media_id is not null and new.sender_id is not null and not exists (
-    select 1 from public.media md where md.id = new.media_id and md.owner_id = new.sender_id
-  ) then
-    if private.caller_is_outsider(new.chat_id, new.sender_id) then
-      return new; -- refused by the insert policy
+  if new.media_id is not null and new.sender_id is not null then
+    if not exists (select 1 from public.media md where md.id = new.media_id and md.owner_id = new.sender_id) then
+      if private.caller_is_outsider(new.chat_id, new.sender_id) then
+        return new; -- refused by the insert policy
+      end if;
+      raise exception 'media % is not yours to send', new.media_id using errcode = '42501';
     end if;
-    raise exception 'media % is not yours to send', new.media_id using errcode = '42501';
   end if;
 
   -- A block between the sender and the other member of a direct chat, either
@@ -158,8 +164,9 @@ begin
 
   -- The caller's own sends, through send_message or a direct insert, count
   -- against admin_config rate_limit.message_send.* (PT429 above it); ai and
-  -- system messages written by functions (no caller) do not.
-  if new.sender_id is not null and new.sender_id = private.current_user_id() then
+  -- system messages written by functions (no caller) do not. (The caller's id
+  -- is private.current_user_id()'s body inlined: one call less per message.)
+  if new.sender_id is not null and new.sender_id = nullif(auth.jwt() ->> 'sub', '') then
     perform private.rate_limit('message_send');
   end if;
   return new;
@@ -195,27 +202,13 @@ begin
 end;
 $$;
 
-/** AFTER INSERT: the chat's last message moves forward (never back). */
-create or replace function private.bump_chat_last_message()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  update public.chats c
-  set last_message_at = new.created_at, last_message_id = new.id
-  where c.id = new.chat_id
-    and (c.last_message_at is null or c.last_message_at <= new.created_at);
-  return null;
-end;
-$$;
-
 /**
- * AFTER INSERT/UPDATE/DELETE: broadcast the change to `chat:<chat_id>`
- * (private). On a soft delete the old record's content and media are blanked.
- * Text sent earlier stays in that day's realtime.messages partition until
- * Realtime drops it (partitions are kept a few days).
+ * AFTER UPDATE/DELETE: broadcast the change to `chat:<chat_id>` (private). On
+ * a soft delete the old record's content and media are blanked. Text sent
+ * earlier stays in that day's realtime.messages partition until Realtime drops
+ * it (partitions are kept a few days). An insert is broadcast, with the same
+ * payload, by private.message_inserted (20261202200000_message_send_path.sql),
+ * the one AFTER INSERT trigger of the send path.
  */
 create or replace function private.broadcast_message_change()
 returns trigger
@@ -243,9 +236,7 @@ create trigger messages_check_insert before insert on public.messages
   for each row execute function private.check_message_insert();
 create trigger messages_guard_update before update on public.messages
   for each row execute function private.guard_message_update();
-create trigger messages_bump_chat after insert on public.messages
-  for each row execute function private.bump_chat_last_message();
-create trigger messages_broadcast after insert or update or delete on public.messages
+create trigger messages_broadcast after update or delete on public.messages
   for each row execute function private.broadcast_message_change();
 
 -- -----------------------------------------------------------------------------

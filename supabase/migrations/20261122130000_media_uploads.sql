@@ -206,8 +206,8 @@ create trigger users_sync_avatar before update on public.users
   for each row execute function private.sync_user_avatar();
 
 /**
- * BEFORE INSERT on messages (after messages_check_insert has checked that the
- * sender owns the media): the media must suit the kind. An image message
+ * BEFORE INSERT on messages with a media_id (after messages_check_insert has
+ * checked that the sender owns the media): the media must suit the kind. An image message
  * carries an image uploaded for chat (purpose chat_image); a file message
  * carries a chat upload (chat_image or chat_file); an avatar is never sent as
  * a message. Errors: 22023.
@@ -221,9 +221,6 @@ as $$
 declare
   v_media public.media;
 begin
-  if new.media_id is null then
-    return new;
-  end if;
   select * into v_media from public.media md where md.id = new.media_id;
   if v_media.id is null then
     return new; -- the foreign key reports a missing row
@@ -239,8 +236,9 @@ begin
 end;
 $$;
 
+-- Only a message with media calls it (a text message skips the call).
 create trigger messages_check_media before insert on public.messages
-  for each row execute function private.check_message_media();
+  for each row when (new.media_id is not null) execute function private.check_message_media();
 
 -- -----------------------------------------------------------------------------
 -- Grants and RLS policies

@@ -54,8 +54,10 @@ create policy "Members can read their chats' mentions"
 -- -----------------------------------------------------------------------------
 
 /**
- * AFTER INSERT on messages: in a group chat, resolves `@username` mentions of
- * a member's message (at most 20 distinct names per message) to
+ * For a message just stored in a group chat (called by the AFTER INSERT
+ * trigger private.message_inserted, 20261202200000_message_send_path.sql, only
+ * when the text holds an '@' or the message is a reply): resolves
+ * `@username` mentions of a member's message (at most 20 distinct names per message) to
  * message_mentions rows and `mention` notifications
  * ({chat_id, message_id, sender_id}); a reply notifies the quoted message's
  * author (`reply`, same payload) unless mentioned already, muted, the sender,
@@ -63,8 +65,8 @@ create policy "Members can read their chats' mentions"
  * (users.username); a trailing '.' or '-' (end of a sentence) is tried
  * without it too.
  */
-create or replace function private.resolve_mentions()
-returns trigger
+create or replace function private.resolve_mentions(p_message public.messages)
+returns void
 language plpgsql
 security definer
 set search_path = ''
@@ -73,17 +75,16 @@ declare
   v_author text;
   v_notified bigint;
 begin
-  if new.sender_id is null or new.kind not in ('text', 'image', 'file')
-     or not exists (select 1 from public.chats c where c.id = new.chat_id and c.kind = 'group') then
-    return null;
+  if p_message.sender_id is null or p_message.kind not in ('text', 'image', 'file') then
+    return;
   end if;
 
-  if position('@' in new.content) > 0 then
+  if position('@' in p_message.content) > 0 then
     with names as (
       select distinct n.name
       from (
         select x.g[1] as raw
-        from regexp_matches(new.content, '(?:^|[^A-Za-z0-9_.@-])@([A-Za-z0-9_.-]{3,32})', 'g') as x(g)
+        from regexp_matches(p_message.content, '(?:^|[^A-Za-z0-9_.@-])@([A-Za-z0-9_.-]{3,32})', 'g') as x(g)
         limit 20
       ) s
       cross join lateral (values (s.raw), (rtrim(s.raw, '.-'))) as n(name)
@@ -91,33 +92,32 @@ begin
       select distinct u.id
       from names
       join public.users u on u.username operator(extensions.=) names.name::extensions.citext
-      join public.chat_members cm on cm.chat_id = new.chat_id and cm.user_id = u.id
-      where u.id <> new.sender_id
-        and not private.is_blocked_between(new.sender_id, u.id)
+      join public.chat_members cm on cm.chat_id = p_message.chat_id and cm.user_id = u.id
+      where u.id <> p_message.sender_id
+        and not private.is_blocked_between(p_message.sender_id, u.id)
     ), inserted as (
       insert into public.message_mentions (message_id, user_id, chat_id, created_at)
-      select new.id, f.id, new.chat_id, new.created_at from found_users f
+      select p_message.id, f.id, p_message.chat_id, p_message.created_at from found_users f
       on conflict do nothing
       returning user_id
     )
     select count(private.notify(i.user_id, 'mention',
-             jsonb_build_object('chat_id', new.chat_id, 'message_id', new.id, 'sender_id', new.sender_id)))
+             jsonb_build_object('chat_id', p_message.chat_id, 'message_id', p_message.id, 'sender_id', p_message.sender_id)))
     into v_notified
     from inserted i;
   end if;
 
-  if new.reply_to_id is not null then
-    select q.sender_id into v_author from public.messages q where q.id = new.reply_to_id;
-    if v_author is not null and v_author <> new.sender_id
-       and not exists (select 1 from public.message_mentions mm where mm.message_id = new.id and mm.user_id = v_author)
-       and exists (select 1 from public.chat_members cm where cm.chat_id = new.chat_id and cm.user_id = v_author
+  if p_message.reply_to_id is not null then
+    select q.sender_id into v_author from public.messages q where q.id = p_message.reply_to_id;
+    if v_author is not null and v_author <> p_message.sender_id
+       and not exists (select 1 from public.message_mentions mm where mm.message_id = p_message.id and mm.user_id = v_author)
+       and exists (select 1 from public.chat_members cm where cm.chat_id = p_message.chat_id and cm.user_id = v_author
                    and (cm.muted_until is null or cm.muted_until <= now()))
-       and not private.is_blocked_between(new.sender_id, v_author) then
+       and not private.is_blocked_between(p_message.sender_id, v_author) then
       perform private.notify(v_author, 'reply',
-        jsonb_build_object('chat_id', new.chat_id, 'message_id', new.id, 'sender_id', new.sender_id));
+        jsonb_build_object('chat_id', p_message.chat_id, 'message_id', p_message.id, 'sender_id', p_message.sender_id));
     end if;
   end if;
-  return null;
 end;
 $$;
 
@@ -136,7 +136,5 @@ begin
 end;
 $$;
 
-create trigger messages_resolve_mentions after insert on public.messages
-  for each row execute function private.resolve_mentions();
 create trigger messages_forget_deleted_mentions after update of deleted_at on public.messages
   for each row execute function private.forget_deleted_mentions();

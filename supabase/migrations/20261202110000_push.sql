@@ -249,49 +249,58 @@ end;
 $$;
 
 /**
- * AFTER INSERT on messages (text, image, file): a push for every member but
- * the sender, skipping members who muted the chat (muted_until > now()) and
- * members who block the sender or whom the sender blocks (mentions reach
- * muted members through their `mention` notification). Title: the sender's display name (" in <group title>" for groups);
- * body: the text (first 200 characters), or "Photo" / "File".
+ * For a message just stored (called by the AFTER INSERT trigger
+ * private.message_inserted, 20261202200000_message_send_path.sql, with the
+ * message's chat and its topic `chat:<chat_id>`, the collapse key): for text,
+ * image and file messages, a push for every member but the sender, skipping
+ * members who muted the chat (muted_until > now()), members who block the
+ * sender or whom the sender blocks (mentions reach muted members through
+ * their `mention` notification) and members without a device. Title: the
+ * sender's display name (" in <group title>" for groups); body: the text
+ * (first 200 characters), or "Photo" / "File". One statement for all
+ * recipients, merged into their pending push as private.enqueue_push merges
+ * one; when no other member has a device, one query and nothing written.
  */
-create or replace function private.enqueue_message_push()
-returns trigger
+create or replace function private.enqueue_message_push(p_message public.messages, p_chat public.chats, p_collapse_key text)
+returns void
 language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  v_chat public.chats;
-  v_sender text;
-  v_title text;
-  v_body text;
-  v_member record;
 begin
-  if new.kind not in ('text', 'image', 'file') or new.sender_id is null or new.deleted_at is not null then
-    return null;
+  if p_message.kind not in ('text', 'image', 'file') or p_message.sender_id is null or p_message.deleted_at is not null then
+    return;
   end if;
-  select * into v_chat from public.chats c where c.id = new.chat_id;
-  select coalesce(nullif(u.display_name, ''), u.username, 'Someone') into v_sender from public.users u where u.id = new.sender_id;
-  v_title := coalesce(v_sender, 'Someone') || case when v_chat.kind = 'group' and v_chat.title is not null then ' in ' || v_chat.title else '' end;
-  v_body := case new.kind when 'image' then 'Photo' when 'file' then 'File' else left(new.content, 200) end;
-  for v_member in
-    select cm.user_id from public.chat_members cm
-    where cm.chat_id = new.chat_id and cm.user_id <> new.sender_id
-      and (cm.muted_until is null or cm.muted_until <= now())
-      and not private.is_blocked_between(cm.user_id, new.sender_id)
-  loop
-    perform private.enqueue_push(
-      v_member.user_id, private.chat_topic(new.chat_id), 'message', v_title, v_body,
-      jsonb_build_object('type', 'message', 'chat_id', new.chat_id::text, 'message_id', new.id::text)
-    );
-  end loop;
-  return null;
+  -- Most sends reach nobody with a device: one index probe per member decides
+  -- that, without setting up the upsert below.
+  if not exists (
+    select 1 from public.chat_members cm join public.push_devices d on d.user_id = cm.user_id
+    where cm.chat_id = p_message.chat_id and cm.user_id <> p_message.sender_id
+  ) then
+    return;
+  end if;
+  insert into private.push_outbox as o (user_id, collapse_key, kind, title, body, data)
+  select cm.user_id, p_collapse_key, 'message',
+         left(coalesce((select coalesce(nullif(u.display_name, ''), u.username) from public.users u where u.id = p_message.sender_id),
+                       'Someone')
+              || case when p_chat.kind = 'group' and p_chat.title is not null then ' in ' || p_chat.title else '' end, 200),
+         case p_message.kind when 'image' then 'Photo' when 'file' then 'File' else left(p_message.content, 200) end,
+         jsonb_build_object('type', 'message', 'chat_id', p_message.chat_id::text, 'message_id', p_message.id::text)
+  from public.chat_members cm
+  where cm.chat_id = p_message.chat_id and cm.user_id <> p_message.sender_id
+    and (cm.muted_until is null or cm.muted_until <= now())
+    and exists (select 1 from public.push_devices d where d.user_id = cm.user_id)
+    -- private.is_blocked_between inlined (one plan for all members, no call per member).
+    and not exists (
+      select 1 from public.friends f
+      where f.status = 'blocked'
+        and ((f.requester_id = cm.user_id and f.addressee_id = p_message.sender_id)
+          or (f.requester_id = p_message.sender_id and f.addressee_id = cm.user_id)))
+  on conflict (user_id, collapse_key) where status = 'pending' do update
+    set kind = excluded.kind, title = excluded.title, body = excluded.body, data = excluded.data,
+        event_count = o.event_count + 1, updated_at = now();
 end;
 $$;
-
-create trigger messages_enqueue_push after insert on public.messages
-  for each row execute function private.enqueue_message_push();
 
 /**
  * AFTER INSERT on notifications: mentions and replies (issue 16) are pushed
