@@ -102,21 +102,24 @@ interface TxOptions {
 }
 
 async function asRole<T>(url: string, role: 'authenticated' | 'service_role', claims: Record<string, unknown>, fn: (tx: Tx) => Promise<T>, opts: TxOptions) {
-  return (await pool(url).begin(async (tx) => {
-    if (opts.readOnly) await tx`set transaction read only`;
-    await tx`
-      select
+  // `begin read only` is one statement (not begin + `set transaction read only`), and the
+  // caller's suspension is read in the statement that sets the claims (the subquery runs
+  // first: set_config is volatile, so it is not flattened): every round trip here is paid by
+  // every request (bench/README.md, AI proxy overhead).
+  const run = async (tx: Tx) => {
+    const [state] = await tx<{ suspended: boolean }[]>`
+      select ${role === 'authenticated' ? tx`private.caller_is_suspended()` : tx`false`} as suspended
+      from (select
         set_config('search_path', 'public, extensions', true),
         set_config('role', ${role}, true),
-        set_config('request.jwt.claims', ${JSON.stringify({ ...claims, role })}, true)
+        set_config('request.jwt.claims', ${JSON.stringify({ ...claims, role })}, true)) as request
     `;
-    if (role === 'authenticated') {
-      // An admin-suspended account is refused by every policy and RPC; say so
-      // plainly (403) rather than letting empty results read as 404.
-      if (await callValue(tx, 'caller_is_suspended', {})) throw new HttpError('forbidden', 'This account is suspended.', { reason: 'account_suspended' });
-    }
+    // An admin-suspended account is refused by every policy and RPC; say so
+    // plainly (403) rather than letting empty results read as 404.
+    if (state!.suspended) throw new HttpError('forbidden', 'This account is suspended.', { reason: 'account_suspended' });
     return fn(tx);
-  })) as T;
+  };
+  return (await (opts.readOnly ? pool(url).begin('read only', run) : pool(url).begin(run))) as T;
 }
 
 /** A database bound to one connection string. */
