@@ -25,10 +25,18 @@ import { createLogger, type Logger } from './log.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
+/**
+ * CORS for browsers (https://fetch.spec.whatwg.org/#http-cors-protocol): any
+ * origin, the headers supabase-js sends; the answer's `x-request-id`,
+ * `retry-after` and `server-timing` readable by the page, and the timings
+ * also in the browser's Resource Timing (`timing-allow-origin`,
+ * https://www.w3.org/TR/resource-timing/#sec-timing-allow-origin).
+ */
 export const CORS_HEADERS: Record<string, string> = {
   'access-control-allow-origin': '*',
   'access-control-allow-headers': 'authorization, x-client-info, apikey, content-type, x-request-id',
-  'access-control-expose-headers': 'x-request-id, retry-after',
+  'access-control-expose-headers': 'x-request-id, retry-after, server-timing',
+  'timing-allow-origin': '*',
   'access-control-max-age': '86400',
 };
 
