@@ -239,7 +239,7 @@ async function sendBreakdown({ superuser, url, chat: c, quick, log }) {
       statements = (await superuser`
         select toplevel, calls, total_exec_time, regexp_replace(query, '[[:space:]]+', ' ', 'g') as query
         from extensions.pg_stat_statements
-        where userid = (select oid from pg_roles where rolname = 'authenticator') and calls >= ${statRuns}
+        where userid <> (select oid from pg_roles where rolname = current_user) and calls >= ${statRuns}
         order by total_exec_time desc
         limit 25`).map((s) => ({
         toplevel: s.toplevel, calls_per_message: round(Number(s.calls) / perMessage, 2),
