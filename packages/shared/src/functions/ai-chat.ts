@@ -103,6 +103,9 @@ const Millis = z.number().int().nonnegative();
 /** Credits in micro-USD (non-negative integer). */
 const Credits = z.number().int().nonnegative();
 
+// Alike on purpose: each wire object below (and in ai-suggest.ts) is its own Zod schema, declared field by field
+// with the field's unit and meaning; their shapes rhyme, their fields and documentation differ.
+
 /** Token usage as the provider reported it (its final usage chunk, or the JSON answer's `usage`). */
 export const AiUsage = z.object({
   prompt_tokens: Tokens,

@@ -21,6 +21,8 @@ export const AI_SUGGESTION_MAX_CHARS = 300;
 /** Most suggestions returned. */
 export const AI_SUGGESTIONS_MAX = 3;
 
+// Alike on purpose: request and answer schemas are declared field by field, like ai-chat.ts's.
+
 /** Body of `POST ai-suggest`. Unknown fields are refused (400). */
 export const AiSuggestRequest = z.strictObject({
   /** The chat to suggest replies in; the caller must be a member. */
