@@ -84,7 +84,7 @@ export function growthSections(r, table) {
   out.push('');
   out.push(`The same database measured at ${a} messages (${n0(g.from.chats)} chats, ${n0(g.from.users)} users), then grown in SQL to ${b} messages (${n0(g.to.stats.chats)} chats, ${n0(g.to.stats.users)} users, ${n0(g.to.stats.memberships)} memberships; messages ${g.to.stats.messages_size} with their indexes, database ${g.to.stats.database_size}) in ${g.generation.seconds.toFixed(0)} s (${Object.entries(g.generation.steps).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}), then measured again: the same history pages of the same chats, the same inbox user (200 chats), the same search terms (bench/sections/growth.mjs). The two measurements are minutes apart and cannot be interleaved: a trivial request (\`select 1\` in the request envelope) measured at both sizes shows how much the machine drifted (p50 ${ms(g.before.floor.p50)} → ${ms(g.after.floor.p50)}, ratio ${ratio(g.floor_ratio)}; load average ${g.before.load_average.join(', ')} → ${g.after.load_average.join(', ')}).`);
   out.push('');
-  out.push(table(['read, p50 under RLS', `at ${a}`, `at ${b}`, `${b} / ${a}`, 'goal', 'met', `p95 at ${a} / ${b}`],
+  out.push(table(['read, p50 under RLS', `at ${a}`, `at ${b}`, `${b} / ${a}`, 'goal', 'met', `p95 at ${a} / ${b}`, `buffers in the plan at ${a} / ${b}`],
     Object.entries(g.reads).map(([k, v]) => {
       const p95 = (m) => {
         if (k === 'inbox') return m.inbox.inbox.statement.p95;
@@ -92,8 +92,10 @@ export function growthSections(r, table) {
         return m.history[k.slice(8)].rls.statement.p95;
       };
       return [READ_LABEL[k] ?? k, ms(v.from), ms(v.to), ratio(v.ratio), `≤ ${GOALS.growth_read_ratio_max}`, yes(v.ratio <= GOALS.growth_read_ratio_max),
-        `${ms(p95(g.before))} / ${ms(p95(g.after))}`];
+        `${ms(p95(g.before))} / ${ms(p95(g.after))}`, v.buffers ? `${n0(v.buffers.from ?? NaN)} / ${n0(v.buffers.to ?? NaN)}` : '–'];
     })));
+  out.push('');
+  out.push(`The buffers are those of \`explain (analyze, buffers)\` of each statement at each size (history: the first sample's chat): the work the plan does, which the machine's load does not change; the plans at ${b} are below.`);
   out.push('');
   out.push(`Search terms at ${b}: ${Object.values(g.to.terms).map(termLabel).join('; ')}.`);
   out.push('');

@@ -14,8 +14,10 @@
  * (3) measures the same figures again, with the same history samples (the
  * existing chats get no new messages, so each page is the same page of the
  * same chat), the same inbox user (still 200 chats) and the same search
- * terms; then `explain (analyze, buffers)` of history, inbox and search at the
- * grown size.
+ * terms; and at each size `explain (analyze, buffers)` of history, inbox and
+ * search: the buffers each plan touches are the work done, compared at both
+ * sizes free of the machine's noise (the report shows the plans at the grown
+ * size).
  *
  * Figures: each p50 at both sizes and the ratio grown / full, goal ≤ 1.2 for
  * reads (the cost is O(log n) in the table size, not O(n)); send throughput
@@ -113,10 +115,17 @@ async function measureAt(ctx, label, { samples, terms, users }) {
   const send = await benchSend({ ...ctx, users });
   const disk = await footprint(ctx, quick ? 100 : 300);
   log(`growth: per message ${JSON.stringify(disk)}`);
-  return { label, load_average: load, floor: floorR, history, inbox, search, send, footprint: disk };
+  const plans = await explainPlans({ superuserUrl: ctx.superuserUrl, sample: samples[0], terms });
+  return { label, load_average: load, floor: floorR, history, inbox, search, send, footprint: disk, plans };
 }
 
 const ratio = (a, b) => round(a / b);
+
+/** Buffers (shared hit + read) of a plan's top node: the work done, which machine load does not change. */
+function buffers(plan) {
+  const m = /Buffers: shared(?: hit=(\d+))?(?: read=(\d+))?/.exec(plan?.top ?? '');
+  return m ? Number(m[1] ?? 0) + Number(m[2] ?? 0) : null;
+}
 
 /**
  * @param {{ url: string, superuserUrl: string, superuser: import('postgres').Sql, quick: boolean, log: (s: string) => void }} ctx
@@ -146,8 +155,6 @@ export async function benchGrowth(ctx, { from, to, samples, scale }) {
   log(`growth: grown in ${generation.seconds}s: ${JSON.stringify(stats)}`);
 
   const after = await measureAt(ctx, `${to.messages.toLocaleString('en-US')} messages`, { samples, terms, users: to.users });
-  log('growth: plans at the grown size…');
-  const plans = await explainPlans({ superuserUrl: ctx.superuserUrl, sample: samples[0], terms });
 
   const reads = {};
   for (const k of Object.keys(before.history)) {
@@ -155,7 +162,10 @@ export async function benchGrowth(ctx, { from, to, samples, scale }) {
   }
   reads.inbox = { from: before.inbox.inbox.statement.p50, to: after.inbox.inbox.statement.p50 };
   for (const k of Object.keys(terms)) reads[`search_${k}`] = { from: before.search[k].rls.statement.p50, to: after.search[k].rls.statement.p50 };
-  for (const v of Object.values(reads)) v.ratio = ratio(v.to, v.from);
+  for (const [k, v] of Object.entries(reads)) {
+    v.ratio = ratio(v.to, v.from);
+    v.buffers = { from: buffers(before.plans[k]), to: buffers(after.plans[k]) };
+  }
   const send = before.send.results.map((b, i) => {
     const a = after.send.results[i];
     return {
@@ -167,7 +177,7 @@ export async function benchGrowth(ctx, { from, to, samples, scale }) {
     };
   });
   const floorRatio = ratio(after.floor.p50, before.floor.p50);
-  log(`growth: reads p50 ${to.messages}/${from.messages}: ${Object.entries(reads).map(([k, v]) => `${k} ${v.ratio}`).join(', ')}; floor ${floorRatio}`);
+  log(`growth: reads p50 ${to.messages}/${from.messages}: ${Object.entries(reads).map(([k, v]) => `${k} ${v.ratio} (buffers ${v.buffers.from} → ${v.buffers.to})`).join(', ')}; floor ${floorRatio}`);
   log(`growth: send ${send.map((s) => `c=${s.concurrency} ${s.ratio} (normalised ${s.ratio_normalised})`).join(', ')}`);
   return {
     scale,
@@ -179,6 +189,6 @@ export async function benchGrowth(ctx, { from, to, samples, scale }) {
     reads,
     send,
     floor_ratio: floorRatio,
-    plans,
+    plans: after.plans,
   };
 }
