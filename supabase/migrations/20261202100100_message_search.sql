@@ -2,9 +2,9 @@
 -- Message search under RLS (issue 16, docs/messaging.md).
 --
 -- public.search_messages finds messages of the chats the caller is a member of
--- (only while a member: security invoker, the messages read policy applies,
--- and the query also names the caller's chats so that it is an index
--- condition). Language-neutral: the `simple` text search configuration
+-- (only while a member: security definer, its queries join the caller's
+-- memberships, so that the full-text and trigram indexes can serve the match,
+-- which they cannot under RLS). Language-neutral: the `simple` text search configuration
 -- (lower-cases, no stemming, no stop words: any language), with
 -- websearch-style syntax (`"a phrase"`, `or`, `-word`;
 -- https://www.postgresql.org/docs/current/textsearch-controls.html#TEXTSEARCH-PARSING-QUERIES)
@@ -17,7 +17,7 @@
 --
 -- This file holds what the search needs (indexes, rate limit settings,
 -- private.prefix_tsquery). The RPC itself also leaves out what the caller
--- cleared (chat_members.cleared_at, read through private.my_cleared_at), so it
+-- cleared (chat_members.cleared_at), so it
 -- is defined once, after those, in 20261202100520_member_state_privacy.sql.
 --
 -- Alike on purpose: function headers (returns, language, security, search_path,

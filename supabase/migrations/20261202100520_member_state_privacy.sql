@@ -13,9 +13,10 @@
 -- `select=*` on chat_members is refused (42501) since not every column is
 -- granted.
 --
--- Also defined here, as they read the caller's cleared_at through
--- private.my_cleared_at(): get_chat_history and search_messages (security
--- invoker; search's indexes, settings and query parsing are in
+-- Also defined here, as they read the caller's cleared_at: get_chat_history
+-- (security invoker, through private.my_cleared_at()) and search_messages
+-- (security definer, the caller's memberships joined with their cleared_at;
+-- search's indexes, settings and query parsing are in
 -- 20261202100100_message_search.sql).
 --
 -- Alike on purpose: function headers (returns, language, security, search_path,
@@ -130,6 +131,13 @@ $$;
  * (chat_members.cleared_at) matches only after that time.
  * Volatile: counts against rate_limit.message_search.* (call with POST,
  * supabase-js's default for rpc()).
+ * Security definer, with the read policy of messages written into its own
+ * queries (the caller's memberships, joined, with their cleared_at; the
+ * caller's suspension refused by private.require_user_id): under RLS the
+ * full-text and trigram indexes could not serve the match (`@@` and `<%` are
+ * not leakproof, so PostgreSQL evaluates them only after the policies,
+ * https://www.postgresql.org/docs/current/ddl-rowsecurity.html), and every
+ * message of the caller's chats was read and parsed (docs/scaling.md).
  * Errors: 42501 not signed in / suspended; 22023 query shorter than 1 or
  * longer than 200 characters; PT429 (HTTP 429) too many searches.
  */
@@ -155,14 +163,13 @@ returns table (
 )
 language plpgsql
 volatile
-security invoker
+security definer
 set search_path = ''
 as $$
 declare
   v_me text := private.require_user_id();
   v_q text := btrim(coalesce(p_query, ''));
   v_ts tsquery;
-  v_chats uuid[];
   v_fts boolean;
   v_limit integer := greatest(1, least(coalesce(p_limit, 20), 50));
 begin
@@ -171,22 +178,20 @@ begin
   end if;
   perform private.rate_limit('message_search');
   v_ts := private.prefix_tsquery(v_q);
-  v_chats := private.my_chat_id_array();
-  if p_chat_id is not null then
-    v_chats := array(select c from unnest(v_chats) c where c = p_chat_id);
-  end if;
 
   -- Full text first; trigram word similarity only when full text matches
   -- nothing of what the caller may search (a misspelt name, part of a word).
   -- The mode does not depend on the cursor, so pages stay consistent.
   v_fts := v_ts is not null and exists (
-    select 1 from public.messages m
-    where m.chat_id = any (v_chats) and m.deleted_at is null
+    select 1 from public.chat_members cm
+    join public.messages m on m.chat_id = cm.chat_id
+    where cm.user_id = v_me and (p_chat_id is null or cm.chat_id = p_chat_id)
+      and m.created_at > coalesce(cm.cleared_at, '-infinity'::timestamptz)
+      and m.deleted_at is null
       and to_tsvector('simple'::regconfig, m.content) @@ v_ts
       and (p_sender_id is null or m.sender_id = p_sender_id)
       and (p_after is null or m.created_at > p_after)
-      and (p_before is null or m.created_at < p_before)
-      and m.created_at > private.my_cleared_at(m.chat_id));
+      and (p_before is null or m.created_at < p_before));
 
   -- Alike on purpose: the two queries differ in the match and the rank, each
   -- an index scan of its own (README "Shapes that repeat").
@@ -195,13 +200,15 @@ begin
     with hits as (
       select m.id, m.chat_id, m.sender_id, m.kind, m.content, m.created_at,
              ts_rank(to_tsvector('simple'::regconfig, m.content), v_ts)::double precision as rank
-      from public.messages m
-      where m.chat_id = any (v_chats) and m.deleted_at is null
+      from public.chat_members cm
+      join public.messages m on m.chat_id = cm.chat_id
+      where cm.user_id = v_me and (p_chat_id is null or cm.chat_id = p_chat_id)
+        and m.created_at > coalesce(cm.cleared_at, '-infinity'::timestamptz)
+        and m.deleted_at is null
         and to_tsvector('simple'::regconfig, m.content) @@ v_ts
         and (p_sender_id is null or m.sender_id = p_sender_id)
         and (p_after is null or m.created_at > p_after)
         and (p_before is null or m.created_at < p_before)
-        and m.created_at > private.my_cleared_at(m.chat_id)
     )
     select h.id, h.chat_id, h.sender_id::text, h.kind, h.content, h.created_at, h.rank
     from hits h
@@ -215,13 +222,15 @@ begin
     with hits as (
       select m.id, m.chat_id, m.sender_id, m.kind, m.content, m.created_at,
              extensions.word_similarity(v_q, m.content)::double precision as rank
-      from public.messages m
-      where m.chat_id = any (v_chats) and m.deleted_at is null
+      from public.chat_members cm
+      join public.messages m on m.chat_id = cm.chat_id
+      where cm.user_id = v_me and (p_chat_id is null or cm.chat_id = p_chat_id)
+        and m.created_at > coalesce(cm.cleared_at, '-infinity'::timestamptz)
+        and m.deleted_at is null
         and v_q operator(extensions.<%) m.content
         and (p_sender_id is null or m.sender_id = p_sender_id)
         and (p_after is null or m.created_at > p_after)
         and (p_before is null or m.created_at < p_before)
-        and m.created_at > private.my_cleared_at(m.chat_id)
     )
     select h.id, h.chat_id, h.sender_id::text, h.kind, h.content, h.created_at, h.rank
     from hits h
