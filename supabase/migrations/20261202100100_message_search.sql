@@ -2,8 +2,8 @@
 -- Message search under RLS (issue 16, docs/messaging.md).
 --
 -- public.search_messages finds messages of the chats the caller is a member of
--- (only while a member: security definer, its queries join the caller's
--- memberships, so that the full-text and trigram indexes can serve the match,
+-- (only while a member: security definer, its queries name the caller's
+-- chats, so that the full-text and trigram indexes can serve the match,
 -- which they cannot under RLS). Language-neutral: the `simple` text search configuration
 -- (lower-cases, no stemming, no stop words: any language), with
 -- websearch-style syntax (`"a phrase"`, `or`, `-word`;

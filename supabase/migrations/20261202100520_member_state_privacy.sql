@@ -15,7 +15,7 @@
 --
 -- Also defined here, as they read the caller's cleared_at: get_chat_history
 -- (security invoker, through private.my_cleared_at()) and search_messages
--- (security definer, the caller's memberships joined with their cleared_at;
+-- (security definer, the caller's chats and what they cleared read first;
 -- search's indexes, settings and query parsing are in
 -- 20261202100100_message_search.sql).
 --
@@ -170,6 +170,8 @@ declare
   v_me text := private.require_user_id();
   v_q text := btrim(coalesce(p_query, ''));
   v_ts tsquery;
+  v_chats uuid[];
+  v_any_cleared boolean;
   v_fts boolean;
   v_limit integer := greatest(1, least(coalesce(p_limit, 20), 50));
 begin
@@ -178,20 +180,28 @@ begin
   end if;
   perform private.rate_limit('message_search');
   v_ts := private.prefix_tsquery(v_q);
+  -- The messages read policy, written out: the caller's chats (an array, so
+  -- that the planner weighs the chat index against the text indexes), and
+  -- whether any of them was cleared (then each candidate's cleared_at is
+  -- looked up; most callers cleared nothing).
+  select coalesce(array_agg(cm.chat_id), '{}'), coalesce(bool_or(cm.cleared_at is not null), false)
+  into v_chats, v_any_cleared
+  from public.chat_members cm
+  where cm.user_id = v_me and (p_chat_id is null or cm.chat_id = p_chat_id);
 
   -- Full text first; trigram word similarity only when full text matches
   -- nothing of what the caller may search (a misspelt name, part of a word).
   -- The mode does not depend on the cursor, so pages stay consistent.
   v_fts := v_ts is not null and exists (
-    select 1 from public.chat_members cm
-    join public.messages m on m.chat_id = cm.chat_id
-    where cm.user_id = v_me and (p_chat_id is null or cm.chat_id = p_chat_id)
-      and m.created_at > coalesce(cm.cleared_at, '-infinity'::timestamptz)
-      and m.deleted_at is null
+    select 1 from public.messages m
+    where m.chat_id = any (v_chats) and m.deleted_at is null
       and to_tsvector('simple'::regconfig, m.content) @@ v_ts
       and (p_sender_id is null or m.sender_id = p_sender_id)
       and (p_after is null or m.created_at > p_after)
-      and (p_before is null or m.created_at < p_before));
+      and (p_before is null or m.created_at < p_before)
+      and (not v_any_cleared or m.created_at > coalesce(
+        (select cm.cleared_at from public.chat_members cm where cm.chat_id = m.chat_id and cm.user_id = v_me),
+        '-infinity'::timestamptz)));
 
   -- Alike on purpose: the two queries differ in the match and the rank, each
   -- an index scan of its own (README "Shapes that repeat").
@@ -200,15 +210,15 @@ begin
     with hits as (
       select m.id, m.chat_id, m.sender_id, m.kind, m.content, m.created_at,
              ts_rank(to_tsvector('simple'::regconfig, m.content), v_ts)::double precision as rank
-      from public.chat_members cm
-      join public.messages m on m.chat_id = cm.chat_id
-      where cm.user_id = v_me and (p_chat_id is null or cm.chat_id = p_chat_id)
-        and m.created_at > coalesce(cm.cleared_at, '-infinity'::timestamptz)
-        and m.deleted_at is null
+      from public.messages m
+      where m.chat_id = any (v_chats) and m.deleted_at is null
         and to_tsvector('simple'::regconfig, m.content) @@ v_ts
         and (p_sender_id is null or m.sender_id = p_sender_id)
         and (p_after is null or m.created_at > p_after)
         and (p_before is null or m.created_at < p_before)
+        and (not v_any_cleared or m.created_at > coalesce(
+          (select cm.cleared_at from public.chat_members cm where cm.chat_id = m.chat_id and cm.user_id = v_me),
+          '-infinity'::timestamptz))
     )
     select h.id, h.chat_id, h.sender_id::text, h.kind, h.content, h.created_at, h.rank
     from hits h
@@ -222,15 +232,15 @@ begin
     with hits as (
       select m.id, m.chat_id, m.sender_id, m.kind, m.content, m.created_at,
              extensions.word_similarity(v_q, m.content)::double precision as rank
-      from public.chat_members cm
-      join public.messages m on m.chat_id = cm.chat_id
-      where cm.user_id = v_me and (p_chat_id is null or cm.chat_id = p_chat_id)
-        and m.created_at > coalesce(cm.cleared_at, '-infinity'::timestamptz)
-        and m.deleted_at is null
+      from public.messages m
+      where m.chat_id = any (v_chats) and m.deleted_at is null
         and v_q operator(extensions.<%) m.content
         and (p_sender_id is null or m.sender_id = p_sender_id)
         and (p_after is null or m.created_at > p_after)
         and (p_before is null or m.created_at < p_before)
+        and (not v_any_cleared or m.created_at > coalesce(
+          (select cm.cleared_at from public.chat_members cm where cm.chat_id = m.chat_id and cm.user_id = v_me),
+          '-infinity'::timestamptz))
     )
     select h.id, h.chat_id, h.sender_id::text, h.kind, h.content, h.created_at, h.rank
     from hits h
