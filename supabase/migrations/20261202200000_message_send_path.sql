@@ -30,24 +30,21 @@
  * triggers, so a mention's push still merges into the message's push):
  *  1. the chat's last message moves forward (never back);
  *  2. the message is broadcast to `chat:<chat_id>` (private, event INSERT)
- *     with realtime.broadcast_changes' payload
- *     ({old_record: null, record, operation, table, schema, id});
+ *     by realtime.broadcast_changes, as private.broadcast_message_change
+ *     broadcasts updates and deletes (one payload format, Supabase's:
+ *     {old_record: null, record, operation, table, schema});
  *  3. pushes for the other members (private.enqueue_message_push);
  *  4. in a group chat, when the text holds an '@' or the message is a reply:
  *     mentions and the reply's notification (private.resolve_mentions);
  *  5. in a widget chat, a member's message counts as the agent's reply
  *     (private.widget_agent_replied).
  *
- * The broadcast is realtime.send() with the payload realtime.broadcast_changes
- * builds ("Broadcast from the database",
- * https://supabase.com/docs/guides/realtime/broadcast), called directly: one
- * PL/pgSQL call less than broadcast_changes. Writing the realtime.messages row
- * directly would save realtime.send's subtransaction and dynamic `set local`
- * too (about 20 µs of server time a message, measured A/B), but
- * migrations touch Realtime's table only through Realtime's functions and
- * policies (tests/platform/contract.test.ts). As ever with realtime.send, a
- * failure (e.g. no realtime.messages partition for today yet) is a warning and
- * never refuses the message.
+ * Writing the realtime.messages row directly would save realtime.send's
+ * subtransaction and dynamic `set local` (about 20 µs of server time a
+ * message, measured A/B), but migrations touch Realtime's table only through
+ * Realtime's functions and policies (tests/platform/contract.test.ts). As ever
+ * with realtime.send, a failure (e.g. no realtime.messages partition for
+ * today yet) is a warning and never refuses the message.
  */
 create or replace function private.message_inserted()
 returns trigger
@@ -68,10 +65,7 @@ begin
     select * into v_chat from public.chats c where c.id = new.chat_id;
   end if;
 
-  perform realtime.send(
-    jsonb_build_object('old_record', null, 'record', to_jsonb(new), 'operation', tg_op,
-                       'table', tg_table_name, 'schema', tg_table_schema),
-    tg_op, v_topic, true);
+  perform realtime.broadcast_changes(v_topic, tg_op, tg_op, tg_table_name, tg_table_schema, new, null);
 
   perform private.enqueue_message_push(new, v_chat, v_topic);
   if v_chat.kind = 'group' and (new.reply_to_id is not null or position('@' in new.content) > 0) then
