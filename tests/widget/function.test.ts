@@ -300,7 +300,10 @@ describe('abuse limits', () => {
       const refused = await send(s.secret, 'three');
       expect(refused.status).toBe(429);
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      expect((await refused.json()).error).toBe('rate_limited');
+      const body = await refused.json();
+      expect(body.error).toBe('rate_limited');
+      // The database's message says when to retry, once.
+      expect(body.message.match(/retry in \d+ s/g)).toHaveLength(1);
       await new Promise((r) => setTimeout(r, 2100));
       expect((await send(s.secret, 'four')).status).toBe(200);
     } finally {

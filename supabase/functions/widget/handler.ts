@@ -50,6 +50,7 @@ import { settings as loadSettings } from '../_shared/config.ts';
 import { database, pool, type Tx } from '../_shared/db.ts';
 import { platformEnv } from '../_shared/env.ts';
 import { HttpError, isPgError } from '../_shared/errors.ts';
+import { rateLimitError } from '../_shared/rate-limit.ts';
 import { CORS_HEADERS, defineFunction, json, readJson } from '../_shared/http.ts';
 import { buildContext, type HistoryMessage, reservedPromptTokens } from '../ai-chat/context.ts';
 import { failInteraction, startInteraction } from '../ai-chat/metering.ts';
@@ -95,15 +96,13 @@ function originOf(req: Request): string {
   }
 }
 
-/** PT429 from the database as a 429 with Retry-After. */
-function rateLimited(e: unknown): HttpError | null {
-  if (!isPgError(e) || e.code !== 'PT429') return null;
-  let retry = 60;
-  try {
-    retry = z.object({ retry_after_seconds: z.number().int().positive() }).parse(JSON.parse(e.detail ?? '')).retry_after_seconds;
-  } catch { /* default */ }
-  return new HttpError('rate_limited', `${e.message}; retry in ${retry} s`, { retry_after_seconds: retry }, { 'retry-after': String(retry) });
-}
+/**
+ * PT429 from private.widget_rate_limit as a 429 with Retry-After (the
+ * database's message already says when to retry); details carry
+ * retry_after_seconds only.
+ */
+const rateLimited = (e: unknown): HttpError | null =>
+  rateLimitError(e, z.object({ retry_after_seconds: z.number().int().positive() }));
 
 interface SessionRow {
   id: string;
