@@ -99,7 +99,7 @@ begin
       select mr.emoji, count(*) as n, min(mr.created_at) as first_at,
              bool_or(mr.user_id = nullif(auth.jwt() ->> 'sub', '')) as mine
       from public.message_reactions mr
-      where mr.message_id = m.id
+      where mr.message_id = m.id and mr.chat_id = m.chat_id
       group by mr.emoji
     ) r);
 end;

@@ -53,6 +53,19 @@ describe('computed fields guard themselves', () => {
     expect(f.reactions).toEqual([]);
   });
 
+  it('a row naming the caller\'s chat but another chat\'s message gets none of its reactions', async () => {
+    const [c] = await owner()`insert into public.chats (kind, title, created_by) values ('group', 'elsewhere', ${outsider}) returning id`;
+    await owner()`insert into public.chat_members (chat_id, user_id, role) values (${c!.id}, ${outsider}, 'owner')`;
+    const row = { ...(await rowOf(message)), chat_id: c!.id };
+    const f = await asUser(outsider, async (tx) => {
+      const [r] = await tx`
+        select public.reactions(m) as reactions
+        from jsonb_populate_record(null::public.messages, ${tx.json(row)}::jsonb) m`;
+      return r as { reactions: unknown };
+    });
+    expect(f.reactions).toEqual([]);
+  });
+
   it('a suspended member gets nothing', async () => {
     await owner()`update public.user_accounts set suspended_at = now() where user_id = ${bob}`;
     try {
