@@ -80,7 +80,12 @@ security definer
 set search_path = ''
 as $$
 begin
-  return private.finish_ai_answer(p_interaction_id, p_prompt_message_id, p_prompt, p_answer, p_prompt_tokens,
+  -- A null prompt id names no prompt of the chat (the nil uuid): nothing is
+  -- stored and the call is still charged, as for a prompt deleted meanwhile;
+  -- finish_ai_answer reads a null id as a new prompt, which a regeneration
+  -- never is.
+  return private.finish_ai_answer(p_interaction_id,
+    coalesce(p_prompt_message_id, '00000000-0000-0000-0000-000000000000'::uuid), p_prompt, p_answer, p_prompt_tokens,
     p_cached_prompt_tokens, p_completion_tokens, p_finish_reason, p_latency_ms, p_time_to_first_token_ms,
     p_client_disconnected, p_provider_response_id, p_usage_estimated, p_error_code, p_error);
 end;
