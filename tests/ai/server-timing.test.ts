@@ -88,4 +88,15 @@ describe('Server-Timing', () => {
     expect(header.has('provider')).toBe(false);
     expect(stack.openai.requests).toHaveLength(0);
   });
+
+  it('an error the database raises (402, no credits for the reservation) carries it too', async () => {
+    const user = await aiUser(0);
+    const chat = await assistantChat(user);
+    const res = await (await caller(stack.fns, user)).post({ chat_id: chat, prompt: 'On credit?' });
+    expect(res.status).toBe(402);
+    const header = serverTiming(res.headers.get('server-timing'));
+    expect(header.has('db')).toBe(true);
+    expect(header.has('total')).toBe(true);
+    expect(header.has('provider')).toBe(false);
+  });
 });

@@ -89,7 +89,7 @@ import { clerkSessionEnv, requireClerkKey, requireUser } from '../_shared/auth.t
 import { settings } from '../_shared/config.ts';
 import { database } from '../_shared/db.ts';
 import { platformEnv } from '../_shared/env.ts';
-import { HttpError } from '../_shared/errors.ts';
+import { HttpError, toHttpError } from '../_shared/errors.ts';
 import { defineFunction, type FunctionContext, json, readJson } from '../_shared/http.ts';
 import type { Logger } from '../_shared/log.ts';
 import { buildContext, type HistoryMessage, reservedPromptTokens } from './context.ts';
@@ -132,16 +132,18 @@ const KEEP_ALIVE_MS = 15_000;
 export const handler = defineFunction({ name: 'ai-chat', methods: ['POST'], env: Env }, async (req, ctx) => {
   const timing = new CallTiming();
   try {
-    return await answer(req, ctx, timing);
+    return await serve(req, ctx, timing);
   } catch (e) {
-    // Error answers carry the split so far too (timing.ts).
-    if (e instanceof HttpError) throw new HttpError(e.code, e.message, e.details, { ...e.headers, 'server-timing': timing.header() });
-    throw e;
+    // Error answers carry the split so far too (timing.ts): errors mapped here
+    // as defineFunction would map them; a bug goes on to it unchanged (logged, 500).
+    const { error, bug } = toHttpError(e, ctx.requestId);
+    if (bug) throw e;
+    throw new HttpError(error.code, error.message, error.details, { ...error.headers, 'server-timing': timing.header() });
   }
 });
 
 /** The call, top-down (see the module comment); `timing` records where the time goes (timing.ts). */
-async function answer(req: Request, { env, requestId, log }: FunctionContext<Env>, timing: CallTiming): Promise<Response> {
+async function serve(req: Request, { env, requestId, log }: FunctionContext<Env>, timing: CallTiming): Promise<Response> {
   const user = await timing.measure('auth', () => requireUser(req, env));
   const body = await readJson(req, AiChatRequest);
   const db = database(env.SUPABASE_DB_URL);
