@@ -15,7 +15,8 @@
 --
 -- Also defined here, as they read the caller's cleared_at: get_chat_history
 -- (security invoker, through private.my_cleared_at()) and search_messages
--- (security definer, the caller's chats and what they cleared read first;
+-- (security definer, the caller's chats read first, cleared_at through
+-- private.my_cleared_at() only when the caller cleared one;
 -- search's indexes, settings and query parsing are in
 -- 20261202100100_message_search.sql).
 --
@@ -182,8 +183,9 @@ begin
   v_ts := private.prefix_tsquery(v_q);
   -- The messages read policy, written out: the caller's chats (an array, so
   -- that the planner weighs the chat index against the text indexes), and
-  -- whether any of them was cleared (then each candidate's cleared_at is
-  -- looked up; most callers cleared nothing).
+  -- whether any of them was cleared (only then is each candidate's
+  -- cleared_at looked up, by private.my_cleared_at; most callers cleared
+  -- nothing).
   select coalesce(array_agg(cm.chat_id), '{}'), coalesce(bool_or(cm.cleared_at is not null), false)
   into v_chats, v_any_cleared
   from public.chat_members cm
@@ -199,9 +201,7 @@ begin
       and (p_sender_id is null or m.sender_id = p_sender_id)
       and (p_after is null or m.created_at > p_after)
       and (p_before is null or m.created_at < p_before)
-      and (not v_any_cleared or m.created_at > coalesce(
-        (select cm.cleared_at from public.chat_members cm where cm.chat_id = m.chat_id and cm.user_id = v_me),
-        '-infinity'::timestamptz)));
+      and (not v_any_cleared or m.created_at > private.my_cleared_at(m.chat_id)));
 
   -- Alike on purpose: the two queries differ in the match and the rank, each
   -- an index scan of its own (README "Shapes that repeat").
@@ -216,9 +216,7 @@ begin
         and (p_sender_id is null or m.sender_id = p_sender_id)
         and (p_after is null or m.created_at > p_after)
         and (p_before is null or m.created_at < p_before)
-        and (not v_any_cleared or m.created_at > coalesce(
-          (select cm.cleared_at from public.chat_members cm where cm.chat_id = m.chat_id and cm.user_id = v_me),
-          '-infinity'::timestamptz))
+        and (not v_any_cleared or m.created_at > private.my_cleared_at(m.chat_id))
     )
     select h.id, h.chat_id, h.sender_id::text, h.kind, h.content, h.created_at, h.rank
     from hits h
@@ -238,9 +236,7 @@ begin
         and (p_sender_id is null or m.sender_id = p_sender_id)
         and (p_after is null or m.created_at > p_after)
         and (p_before is null or m.created_at < p_before)
-        and (not v_any_cleared or m.created_at > coalesce(
-          (select cm.cleared_at from public.chat_members cm where cm.chat_id = m.chat_id and cm.user_id = v_me),
-          '-infinity'::timestamptz))
+        and (not v_any_cleared or m.created_at > private.my_cleared_at(m.chat_id))
     )
     select h.id, h.chat_id, h.sender_id::text, h.kind, h.content, h.created_at, h.rank
     from hits h
