@@ -108,8 +108,8 @@ try {
   });
   // The per-user message limit (admin_config, default 300 a minute) would refuse the send section's
   // thousands of messages per user: raise it to its maximum, so the check still runs on every send.
-  // The same for message search (60 a minute by default).
-  await superuser`update public.admin_config set value = '1000000' where key in ('rate_limit.message_send.limit', 'rate_limit.message_search.limit')`;
+  // The same for message search (60 a minute by default) and reactions (the Data API section).
+  await superuser`update public.admin_config set value = '1000000' where key in ('rate_limit.message_send.limit', 'rate_limit.message_search.limit', 'rate_limit.reaction.limit')`;
   const sample = await sampleDataset(superuser);
   results.dataset = { seconds: (performance.now() - tg) / 1000, steps, stats: sample.stats };
   results.history_samples = sample.history.length;

@@ -50,3 +50,16 @@ export async function ownerRequest(sql, sub, fn, { method = 'POST', path = '/res
     return fn(tx);
   });
 }
+
+/**
+ * Whether the server preloads pg_stat_statements (bench/run.mjs starts the
+ * bench database with it); when it does, the extension is created (in
+ * `extensions`, as on hosted projects). `sql` must be a superuser connection.
+ * @param {import('postgres').Sql} sql
+ */
+export async function pgStatStatements(sql) {
+  const [{ libs }] = await sql`select current_setting('shared_preload_libraries') as libs`;
+  if (!/pg_stat_statements/.test(libs)) return false;
+  await sql`create extension if not exists pg_stat_statements with schema extensions`;
+  return true;
+}

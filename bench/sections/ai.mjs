@@ -187,7 +187,7 @@ export async function benchAi({ url, quick, peers = false, log }) {
 
     const samples = { fn: { ttft: [], total: [] }, direct: { ttft: [], total: [] }, overhead: { ttft: [], total: [] } };
     /** ai-chat's overhead split per call (ms): database work before `done`, and the rest. */
-    const split = { db: [], settle: [], rest: [], beforeSettle: [], outside: [] };
+    const split = { db: [], rest: [], beforeSettle: [], outside: [] };
     /** The function's own phases per call (server_timing of `done`, ms). */
     const phases = { auth_ms: [], db_ms: [], provider_ms: [], settle_ms: [], other_ms: [], total_ms: [] };
     const peer = { ttft: [], total: [], overhead: { ttft: [], total: [] } };
@@ -217,7 +217,6 @@ export async function benchAi({ url, quick, peers = false, log }) {
       n++;
       const db = f.timing.db_ms + f.timing.settle_ms;
       split.db.push(db);
-      split.settle.push(f.timing.settle_ms);
       split.rest.push(f.total - d.total - db);
       // What the total overhead would be if `done` did not wait for the settlement.
       split.beforeSettle.push(f.total - d.total - f.timing.settle_ms);
@@ -275,7 +274,7 @@ export async function benchAi({ url, quick, peers = false, log }) {
       split: {
         database: summarize(split.db),
         rest: summarize(split.rest),
-        settlement: summarize(split.settle),
+        settlement: summarize(phases.settle_ms),
         total_overhead_without_settlement: summarize(split.beforeSettle),
         outside_function: summarize(split.outside),
         function_phases: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, summarize(v)])),

@@ -51,6 +51,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { dataOf, startClientPath } from '../lib/data-api.mjs';
+import { pgStatStatements } from '../lib/db.mjs';
 import { interleavedThroughput, median, round, runLoad, summarize } from '../lib/measure.mjs';
 
 export const E2E_CONCURRENCY = [1, 8, 32];
@@ -82,8 +83,6 @@ export async function benchE2e({ superuser, superuserUrl, url, quick, log }) {
     grant execute on function bench.noop() to authenticated;
     create table if not exists bench.messages_bare (like public.messages including defaults including constraints including indexes);
     grant insert, select on bench.messages_bare to authenticated;
-    update public.admin_config set value = '1000000'
-    where key in ('rate_limit.message_send.limit', 'rate_limit.reaction.limit', 'rate_limit.message_search.limit');
   `);
   const pgss = await statementStats(superuser);
   // One (user, chat) per worker: distinct users, distinct chats of at least 50 messages;
@@ -222,9 +221,7 @@ export async function benchE2e({ superuser, superuserUrl, url, quick, log }) {
  * @param {import('postgres').Sql} sql
  */
 async function statementStats(sql) {
-  const [{ libs }] = await sql`select current_setting('shared_preload_libraries') as libs`;
-  if (!/pg_stat_statements/.test(libs)) return null;
-  await sql`create extension if not exists pg_stat_statements with schema extensions`;
+  if (!(await pgStatStatements(sql))) return null;
   // WAL flush timing (pg_stat_wal.wal_sync_time): the commit of a write waits for it, outside any statement.
   await sql`alter system set track_wal_io_timing = on`;
   await sql`select pg_reload_conf()`;

@@ -112,7 +112,8 @@ async function measureAt(ctx, label, { samples, terms, users }) {
   const history = await benchHistory({ ...ctx, samples, ...loops });
   const inbox = await benchInbox({ ...ctx, ...loops });
   const search = await benchSearch({ ...ctx, terms, ...loops });
-  const send = await benchSend({ ...ctx, users });
+  // Only the rates compare across sizes: the send section's breakdown (EXPLAIN, statistics) is left out.
+  const send = await benchSend({ ...ctx, users }, { breakdown: false });
   const disk = await footprint(ctx, quick ? 100 : 300);
   log(`growth: per message ${JSON.stringify(disk)}`);
   const plans = await explainPlans({ superuserUrl: ctx.superuserUrl, sample: samples[0], terms });

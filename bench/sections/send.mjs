@@ -39,7 +39,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { benchUserId } from '../lib/dataset.mjs';
-import { asUser, pool, withUser } from '../lib/db.mjs';
+import { asUser, pgStatStatements, pool, withUser } from '../lib/db.mjs';
 import { interleavedThroughput, round } from '../lib/measure.mjs';
 
 export const SEND_CONCURRENCY = [1, 8, 32];
@@ -47,7 +47,7 @@ export const SEND_CONCURRENCY = [1, 8, 32];
 /**
  * @param {{ superuser: import('postgres').Sql, url: string, quick: boolean, users: number, log: (s: string) => void }} ctx
  */
-export async function benchSend({ superuser, url, quick, users, log }) {
+export async function benchSend({ superuser, url, quick, users, log }, { breakdown: withBreakdown = true } = {}) {
   const maxC = Math.max(...SEND_CONCURRENCY);
   // Dedicated group chats: chat w has sender = bench user (2 + w) and three other members.
   await superuser.unsafe(`
@@ -142,7 +142,7 @@ export async function benchSend({ superuser, url, quick, users, log }) {
              where c.last_message_id = (select m.id from public.messages m where m.chat_id = s.chat_id
                                         order by m.created_at desc, m.id desc limit 1))::int as chats_bumped,
            (select count(*) from bench.send_chats)::int as chats`;
-  const breakdown = await sendBreakdown({ superuser, url, chat: chats[0], quick, log });
+  const breakdown = withBreakdown ? await sendBreakdown({ superuser, url, chat: chats[0], quick, log }) : undefined;
   return { results, check, breakdown };
 }
 
@@ -197,9 +197,7 @@ async function sendBreakdown({ superuser, url, chat: c, quick, log }) {
   const explained = { runs: explainRuns, insert_rls: explainTimes(plans.insert_rls), bare_request: explainTimes(plans.bare_request) };
 
   // 2. Function and statement statistics, collected for the authenticator role only while this runs.
-  const [{ libs }] = await superuser`select current_setting('shared_preload_libraries') as libs`;
-  const pgss = /pg_stat_statements/.test(libs);
-  if (pgss) await superuser`create extension if not exists pg_stat_statements with schema extensions`;
+  const pgss = await pgStatStatements(superuser);
   await superuser`alter role authenticator set track_functions = 'pl'`;
   if (pgss) await superuser.unsafe(`alter role authenticator set pg_stat_statements.track = 'all'`);
   let functions = [];
@@ -218,12 +216,12 @@ async function sendBreakdown({ superuser, url, chat: c, quick, log }) {
       await stats.end(); // a closing backend flushes its function statistics
     }
     const perMessage = 2 * statRuns;
+    const prev = new Map(before.map((b) => [b.funcid, b]));
     for (let i = 0; i < 50; i++) {
       await superuser`select pg_stat_clear_snapshot()`;
       const after = await superuser`
         select f.funcid, f.schemaname || '.' || f.funcname as name, f.calls, f.total_time, f.self_time
         from pg_stat_user_functions f`;
-      const prev = new Map(before.map((b) => [b.funcid, b]));
       functions = after
         .map((a) => {
           const b = prev.get(a.funcid) ?? { calls: 0, total_time: 0, self_time: 0 };
