@@ -24,15 +24,6 @@ export function readConfig(file = CONFIG_FILE) {
   } catch {
     return {};
   }
-  return parseConfig(text);
-}
-
-/**
- * config.toml text parsed (TOML 1.0, smol-toml).
- * @param {string} text
- * @returns {Record<string, any>}
- */
-export function parseConfig(text) {
   return parse(text);
 }
 

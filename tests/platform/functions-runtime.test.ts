@@ -11,7 +11,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ROOT } from '../../stack/runtime/db.mjs';
 import { importMapFor } from '../../stack/gen-import-maps.mjs';
-import { functionsConfig, parseConfig, readConfig } from '../../stack/runtime/config.mjs';
+import { parse } from 'smol-toml';
+import { functionsConfig, readConfig } from '../../stack/runtime/config.mjs';
 import { discoverFunctions, LOCAL_KEYS } from '../../stack/runtime/functions.mjs';
 import { sessionToken } from '../helpers/clerk.js';
 import { createUser, startForFile } from '../helpers/db.js';
@@ -203,7 +204,7 @@ describe('deploy layout read by the Supabase CLI', () => {
 
   it('reads [functions.<slug>] sections like the CLI', () => {
     expect(
-      functionsConfig(parseConfig('[api]\nport = 1\n[functions.a]\nverify_jwt = false # note\nimport_map = "./functions/a/deno.json"\n[functions."b-c"]\nenabled = false\n')),
+      functionsConfig(parse('[api]\nport = 1\n[functions.a]\nverify_jwt = false # note\nimport_map = "./functions/a/deno.json"\n[functions."b-c"]\nenabled = false\n')),
     ).toEqual({ a: { verify_jwt: false, import_map: './functions/a/deno.json' }, 'b-c': { enabled: false } });
   });
 });
