@@ -35,7 +35,8 @@ grant usage on schema private to authenticated, service_role;
 -- Clerk user ids
 -- -----------------------------------------------------------------------------
 -- Every column that holds a user id has this type, and the RPCs that take one
--- from a webhook check it with pg_input_is_valid(p, 'public.clerk_user_id'):
+-- from a webhook check it with private.assert_clerk_user_id
+-- (20261122090000_clerk_sync.sql: pg_input_is_valid against this domain):
 -- the format is written here only. Clerk ids are `user_` + base62
 -- (https://clerk.com/docs/reference/backend/types/backend-user `id`); the same
 -- rule is ClerkUserId in packages/shared/src/common.ts.

@@ -520,6 +520,8 @@ $$;
 -- Visitor operations (service role: the widget function)
 -- -----------------------------------------------------------------------------
 
+-- Alike on purpose: the same fixed window as private.rate_limit (admin_config migration), over its own
+-- counters: visitors are not users (subjects ip:<hash>, session:<id>, website:<id>).
 /**
  * Counts one request of `p_subject` for widget action `p_action`; PT429 above
  * admin_config rate_limit.<p_action>.limit per .window_seconds
@@ -527,8 +529,6 @@ $$;
  * "retry_after_seconds"}; the message does not echo the subject). The same
  * fixed window as private.rate_limit, counted per subject instead of per user.
  */
--- Alike on purpose: the same fixed window as private.rate_limit (admin_config migration), over its own
--- counters: visitors are not users (subjects ip:<hash>, session:<id>, website:<id>).
 create or replace function private.widget_rate_limit(p_subject text, p_action text)
 returns void
 language plpgsql
